@@ -1,0 +1,147 @@
+"""Typed exceptions: the library raises these, the CLI alone maps them to exit codes.
+
+Every message is built from safe fields only (paths, line numbers, archive ids, operation
+names). Nothing here may ever hold a secret key, session token, signature or request header,
+because these messages end up on terminals and in bug reports.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class GlacierlibError(Exception):
+    """Base of every error the library raises on purpose.
+
+    ``retryable`` tells a caller (and the retry wrapper) whether trying again can help;
+    ``hint`` is an optional next step for the user, shown after the message.
+    """
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+def _where(path: object, line: int | None) -> str:
+    if line is None:
+        return f"{path}"
+    return f"{path}, line {line}"
+
+
+class ConfigError(GlacierlibError):
+    """A config file, option or environment value the user must fix."""
+
+    def __init__(
+        self, message: str, *, path: object = None, line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        if path is not None:
+            message = f"{_where(path, line)}: {message}"
+        super().__init__(message, hint=hint)
+
+
+class JournalError(GlacierlibError):
+    """A journal that cannot be read or written as it is; names the file and line."""
+
+    def __init__(
+        self, message: str, *, path: object = None, line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        if path is not None:
+            message = f"{_where(path, line)}: {message}"
+        super().__init__(message, hint=hint)
+
+
+class JournalLockedError(JournalError):
+    """Another process holds the journal; two writers would corrupt or duplicate."""
+
+
+class MetadataError(GlacierlibError):
+    """An archive description that cannot be encoded (e.g. a name too long for 1024 chars)."""
+
+
+class UnsafeNameError(GlacierlibError):
+    """A file name that must never become a path: absolute, ``..``, control characters."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+
+class VerificationError(GlacierlibError):
+    """Data whose size or tree hash does not match what it must be."""
+
+
+class NothingReadyYet(GlacierlibError):
+    """No finished job (inventory or retrieval) yet: try again later (exit 75)."""
+
+    retryable = True
+
+
+class InventoryError(GlacierlibError):
+    """An inventory body that cannot be parsed."""
+
+
+class ServiceError(GlacierlibError):
+    """An error answered by the Glacier service (or an equivalent endpoint).
+
+    ``code`` is the service's error code (``ResourceNotFoundException``...), ``operation`` the
+    API operation name, ``status`` the HTTP status when known.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "", operation: str = "", status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.code = code
+        self.operation = operation
+        self.status = status
+        super().__init__(message, hint=hint)
+
+
+class NotFound(ServiceError):
+    """The vault, archive, job or upload does not exist (404)."""
+
+
+class Throttled(ServiceError):
+    """The service asked us to slow down."""
+
+    retryable = True
+
+
+class AuthFailed(ServiceError):
+    """Credentials missing, wrong, expired, or not allowed to do this."""
+
+
+class InvalidRequest(ServiceError):
+    """The service refused the request as malformed (bad hash, bad range, bad part size)."""
+
+
+class ServiceUnavailable(ServiceError):
+    """A transient server-side failure (500, 503, 408, reset connection)."""
+
+    retryable = True
+
+
+class NoLongerSupported(ServiceError):
+    """The account can no longer use Glacier vaults (closed to new customers on 2025-12-15)."""
+
+
+class LimitExceeded(ServiceError):
+    """A quota was hit (vault count, tags)."""
+
+
+class PolicyEnforced(ServiceError):
+    """The data retrieval policy refused a retrieval job."""

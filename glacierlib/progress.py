@@ -1,0 +1,87 @@
+"""Progress reporting: frozen events handed to a callback, never printed by the library.
+
+Callbacks run on worker threads, possibly several at once: a callback must be thread-safe
+and quick (aggregate under a lock, draw on a timer). ``BytesMoved.delta`` may be negative when
+a retry rewinds a body that was partly sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+__all__ = [
+    "BytesMoved",
+    "FileDone",
+    "FileSkipped",
+    "FileStarted",
+    "Notice",
+    "PlanReady",
+    "ProgressCallback",
+    "ProgressEvent",
+    "Retrying",
+    "ignore_progress",
+]
+
+
+@attrs.frozen
+class PlanReady:
+    """Totals known up front (may grow while a streaming walk goes on)."""
+
+    files: int
+    bytes: int
+
+
+@attrs.frozen
+class FileStarted:
+    path: str
+    size: int
+    action: str = "upload"
+
+
+@attrs.frozen
+class BytesMoved:
+    delta: int
+    path: str = ""
+
+
+@attrs.frozen
+class FileDone:
+    path: str
+    size: int
+    action: str = "upload"
+    detail: str = ""
+
+
+@attrs.frozen
+class FileSkipped:
+    """A file left alone on purpose or because it cannot be handled; ``reason`` says which."""
+
+    path: str
+    reason: str
+    error: bool = False
+
+
+@attrs.frozen
+class Retrying:
+    operation: str
+    attempt: int
+    reason: str
+    delay: float
+
+
+@attrs.frozen
+class Notice:
+    """Something the user should read (part size raised, stale upload found, ...)."""
+
+    message: str
+    level: str = "info"
+
+
+ProgressEvent = PlanReady | FileStarted | BytesMoved | FileDone | FileSkipped | Retrying | Notice
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def ignore_progress(event: ProgressEvent) -> None:
+    """The default callback: drop every event."""

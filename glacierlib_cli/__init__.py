@@ -1,0 +1,1 @@
+"""mtglacier: the command line of glacierlib (argparse, one library call per command)."""

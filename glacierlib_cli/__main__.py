@@ -1,0 +1,3 @@
+from glacierlib_cli.main import entry_point
+
+entry_point()
