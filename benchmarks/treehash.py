@@ -101,7 +101,8 @@ def main() -> None:
     print(f"tree hash      (1 thread) : {mb / t_tree:8.1f} MB/s")
     print(f"tree hash ({args.threads} threads)     : {mb / t_multi:8.1f} MB/s")
     print(f"ratio single-thread tree/sha256 : {t_sha / t_tree:.3f}x (target >= 0.95)")
-    print(f"ratio {args.threads}-thread tree/1-thread tree : {t_tree / t_multi:.3f}x (target >= 1.7)")
+    n = args.threads
+    print(f"ratio {n}-thread tree/1-thread tree : {t_tree / t_multi:.3f}x (target >= 1.7)")
     print(f"machine ceiling: in-memory hashlib.sha256 on {args.threads} threads = {ceiling:.3f}x")
 
 

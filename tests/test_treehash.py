@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
+import itertools
 import json
 from pathlib import Path
 
@@ -67,7 +69,7 @@ def test_streaming_matches_botocore(length: int, cuts: list[int], seed: int) -> 
     data = mod251(length + seed)[seed:]
     hasher = TreeHasher()
     points = sorted({c for c in cuts if c <= length} | {0, length})
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         hasher.update(memoryview(data)[a:b])
     assert hasher.length == length
     assert hasher.hexdigest() == calculate_tree_hash(io.BytesIO(data))
@@ -82,8 +84,6 @@ def test_copy_is_independent() -> None:
 
 
 def test_update_accepts_any_bytes_like() -> None:
-    import array
-
     words = array.array("I", range(1000))
     assert TreeHasher(words).hexdigest() == hashlib.sha256(words.tobytes()).hexdigest()
     assert TreeHasher(bytearray(b"abc")).hexdigest() == hashlib.sha256(b"abc").hexdigest()
