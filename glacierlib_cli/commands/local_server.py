@@ -1,0 +1,72 @@
+"""``mtglacier local-server``: the built-in Glacier-compatible server, in the foreground.
+
+For trying mtglacier (or any Glacier client) without an AWS account, and for tests of other
+tools: vaults live under ``--data-dir`` and survive restarts. Jobs complete after
+``--job-delay`` seconds (default: at once). Stops on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from glacierlib.config import Settings
+    from glacierlib.localserver import LocalServer
+    from glacierlib_cli.output import Ui
+
+NAME = "local-server"
+SUMMARY = "run the built-in Glacier-compatible server in the foreground"
+OPTIONS: tuple[str, ...] = ("data-dir", "port", "host", "job-delay")
+REQUIRED: tuple[str, ...] = ("data-dir",)
+NETWORK = False
+OK_DONE = False
+
+
+def _port(text: str) -> int:
+    from glacierlib_cli.errors import UsageError
+
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise UsageError(f"--port must be 0..65535, got {text!r}")
+    return int(text)
+
+
+def _delay(text: str) -> float:
+    from glacierlib_cli.errors import UsageError
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"--job-delay must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
+    import attrs
+
+    from glacierlib.localserver import ServerConfig, serve
+
+    data_dir = Path(args.data_dir)
+    port = _port(getattr(args, "port", "0"))
+    host = getattr(args, "host", "127.0.0.1")
+    delay = _delay(getattr(args, "job_delay", "0"))
+    config = attrs.evolve(ServerConfig(), expedited_delay=delay, standard_delay=delay,
+                          bulk_delay=delay, inventory_delay=delay)
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    def ready(server: LocalServer) -> None:
+        # The key pair is the fixed, public example pair of the AWS documentation: it protects
+        # nothing, and a client needs it to sign requests to this server.
+        ui.out(f"endpoint-url {server.endpoint_url}")
+        ui.out(f"region {server.region}")
+        ui.out(f"key {server.access_key}")
+        ui.out(f"secret {server.secret_key}")
+        ui.info(f"serving vaults under {data_dir}; press Ctrl-C to stop")
+
+    serve(data_dir, host=host, port=port, config=config, on_ready=ready)
+    ui.info("stopped")
+    return 0

@@ -1,0 +1,147 @@
+"""``Ui``: the only way mtglacier talks to the terminal.
+
+Results and reports go to standard output (``out``), so they can be piped; progress, warnings
+and errors go to standard error. The last line of a successful run is ``OK DONE`` on standard
+output, which scripts written for mt-aws-glacier look for. Everything goes through one lock so
+lines from worker-thread callbacks and the live progress bar never interleave.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from glacierlib.progress import ProgressCallback
+    from glacierlib_cli.progress import ProgressDisplay
+
+__all__ = ["Ui"]
+
+OK_DONE = "OK DONE"
+
+
+class Ui:
+    """Output for one run.
+
+    ``stdout``/``stderr`` default to the current ``sys.stdout``/``sys.stderr`` at each write
+    (so tests capturing them see everything). ``tty`` forces or disables the live bar; by
+    default it is drawn only when standard error is a terminal.
+    """
+
+    def __init__(
+        self,
+        *,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        quiet: bool = False,
+        verbose: bool = False,
+        tty: bool | None = None,
+        interval: float = 0.2,
+    ) -> None:
+        self._stdout = stdout
+        self._stderr = stderr
+        self.quiet = quiet
+        self.verbose = verbose
+        self._tty = tty
+        self._interval = interval
+        self._lock = threading.RLock()
+        self._display: ProgressDisplay | None = None
+        self.done_printed = False
+
+    @property
+    def stdout(self) -> TextIO:
+        return self._stdout if self._stdout is not None else sys.stdout
+
+    @property
+    def stderr(self) -> TextIO:
+        return self._stderr if self._stderr is not None else sys.stderr
+
+    def configure(self, *, quiet: bool, verbose: bool) -> None:
+        """Set the verbosity once the options are known (before any progress is shown)."""
+        self.quiet = quiet
+        self.verbose = verbose
+
+    def _emit(self, stream: TextIO, line: str) -> None:
+        with self._lock:
+            if self._display is not None:
+                self._display.clear()
+            stream.write(line + "\n")
+            stream.flush()
+
+    def out(self, line: str) -> None:
+        """A result line on standard output (never suppressed by ``--quiet``)."""
+        self._emit(self.stdout, line)
+
+    def err(self, line: str) -> None:
+        """A line on standard error, as is (never suppressed)."""
+        self._emit(self.stderr, line)
+
+    def info(self, line: str) -> None:
+        """A message for the user on standard error, hidden by ``--quiet``."""
+        if not self.quiet:
+            self._emit(self.stderr, line)
+
+    def debug(self, line: str) -> None:
+        """A detail on standard error, shown only with ``--verbose``."""
+        if self.verbose:
+            self._emit(self.stderr, line)
+
+    def warn(self, message: str) -> None:
+        self._emit(self.stderr, f"WARNING: {message}")
+
+    def error(self, message: str) -> None:
+        self._emit(self.stderr, f"ERROR: {message}")
+
+    @property
+    def progress(self) -> ProgressCallback:
+        """The callback to hand to a ``glacierlib.operations`` call; thread-safe."""
+        return self.progress_display
+
+    @property
+    def progress_display(self) -> ProgressDisplay:
+        with self._lock:
+            if self._display is None:
+                from glacierlib_cli.progress import ProgressDisplay
+
+                tty = self._tty
+                if tty is None:
+                    isatty = getattr(self.stderr, "isatty", None)
+                    tty = bool(isatty and isatty())
+                self._display = ProgressDisplay(
+                    write=self._write_progress_line,
+                    draw=self._draw_status if tty else None,
+                    lock=self._lock,
+                    quiet=self.quiet,
+                    verbose=self.verbose,
+                    interval=self._interval,
+                )
+                self._display.start()
+            return self._display
+
+    def _write_progress_line(self, line: str) -> None:
+        self.stderr.write(line + "\n")
+        self.stderr.flush()
+
+    def _draw_status(self, text: str) -> None:
+        # "\r" + erase-to-end-of-line, then the new status; "\n" finishes the bar for good.
+        if text == "\n":
+            self.stderr.write("\n")
+        else:
+            self.stderr.write("\r\x1b[K" + text)
+        self.stderr.flush()
+
+    def close(self) -> None:
+        """Stop the progress timer; safe to call more than once."""
+        with self._lock:
+            display = self._display
+        if display is not None:
+            display.stop()
+
+    def done(self) -> None:
+        """End a successful run: finish the progress line, print ``OK DONE`` (once)."""
+        self.close()
+        with self._lock:
+            if not self.done_printed:
+                self.done_printed = True
+                self._emit(self.stdout, OK_DONE)
