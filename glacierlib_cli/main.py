@@ -364,7 +364,12 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
 
     import logging
 
+    from glacierlib.wrappers.redaction import install_secret_redaction
+
     handler = _log_handler(ui)
+    # Redact on the handler too, so records from loggers created later (botocore makes some
+    # lazily) cannot carry a secret, token or signature to the terminal.
+    install_secret_redaction([settings.secret_key, settings.session_token], handlers=[handler])
     root = logging.getLogger()
     library = logging.getLogger("glacierlib")
     old_level = library.level
