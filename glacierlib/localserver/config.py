@@ -91,3 +91,15 @@ class ServerConfig:
     fsync: bool = False
     max_vaults: int = 1000
     max_tags: int = 50
+
+    def with_job_delay(self, seconds: float) -> ServerConfig:
+        """The same settings with every job (all tiers and inventory) taking ``seconds``."""
+        if seconds < 0:
+            raise ValueError("a job delay cannot be negative")
+        return attrs.evolve(
+            self,
+            expedited_delay=seconds,
+            standard_delay=seconds,
+            bulk_delay=seconds,
+            inventory_delay=seconds,
+        )

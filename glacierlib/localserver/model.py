@@ -1,0 +1,246 @@
+"""The server's mutable records (vaults, archives, uploads, jobs) and their JSON form.
+
+These are the service's private state, mutated under its lock; they are ``attrs.define``
+because they have a lifecycle. ``to_dict``/``from_dict`` give the disk documents.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+
+import attrs
+
+from glacierlib.localserver.inventory import InventoryItem
+
+__all__ = [
+    "Archive",
+    "FinishedUpload",
+    "Job",
+    "Part",
+    "Snapshot",
+    "Upload",
+    "Vault",
+    "new_archive_id",
+    "new_job_id",
+    "new_request_id",
+    "new_short_id",
+    "new_upload_id",
+]
+
+
+def _b64url(n: int) -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(n)).rstrip(b"=").decode("ascii")
+
+
+def new_archive_id() -> str:
+    """138 characters: unpadded base64url of 103 bytes, like AWS's samples."""
+    return _b64url(103)
+
+
+def new_job_id() -> str:
+    """92 characters: unpadded base64url of 69 bytes."""
+    return _b64url(69)
+
+
+new_upload_id = new_job_id
+
+
+def new_request_id() -> str:
+    """47 characters of base64url, like the x-amzn-RequestId samples."""
+    return _b64url(35)
+
+
+def new_short_id() -> str:
+    """24 characters (vault lock and provisioned capacity ids)."""
+    return _b64url(18)
+
+
+Segments = list[tuple[str, int]]
+
+
+def _segments(raw: Any) -> Segments:
+    return [(str(k), int(n)) for k, n in raw]
+
+
+@attrs.define
+class Archive:
+    archive_id: str
+    description: str
+    created: float
+    size: int
+    tree_hash: str
+    segments: Segments
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self, recurse=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Archive:
+        return cls(**{**d, "segments": _segments(d["segments"])})
+
+    def item(self) -> InventoryItem:
+        return InventoryItem(
+            self.archive_id, self.description, self.created, self.size, self.tree_hash
+        )
+
+
+@attrs.define
+class Part:
+    key: str
+    length: int
+    tree_hash: str
+
+
+@attrs.define
+class Upload:
+    upload_id: str
+    description: str
+    part_size: int
+    created: float
+    last_activity: float
+    parts: dict[int, Part] = attrs.Factory(dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self, recurse=False)
+        d["parts"] = {str(i): [p.key, p.length, p.tree_hash] for i, p in self.parts.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Upload:
+        parts = {int(i): Part(str(p[0]), int(p[1]), str(p[2])) for i, p in d["parts"].items()}
+        return cls(**{**d, "parts": parts})
+
+
+@attrs.define
+class FinishedUpload:
+    """A completed (archive id set) or aborted upload, remembered for idempotent replays."""
+
+    at: float
+    archive_id: str | None
+    tree_hash: str | None = None
+    size: int | None = None
+
+
+@attrs.define
+class Job:
+    job_id: str
+    action: str  # ArchiveRetrieval | InventoryRetrieval
+    created: float
+    ready_at: float
+    description: str | None = None
+    sns_topic: str | None = None
+    tier: str | None = None
+    status: str = "InProgress"
+    status_message: str = "Operation in progress."
+    completed_at: float | None = None
+    archive_id: str | None = None
+    archive_size: int | None = None
+    archive_tree_hash: str | None = None
+    archive_description: str | None = None
+    range_start: int | None = None
+    range_end: int | None = None
+    range_tree_hash: str | None = None
+    inventory: dict[str, Any] | None = None
+    segments: Segments = attrs.Factory(list)
+    output_key: str | None = None
+    output_size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self, recurse=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        return cls(**{**d, "segments": _segments(d.get("segments", []))})
+
+    @property
+    def completed(self) -> bool:
+        return self.status != "InProgress"
+
+
+@attrs.define
+class Snapshot:
+    taken_at: float
+    items: list[InventoryItem]
+
+
+@attrs.define
+class Vault:
+    name: str
+    created: float
+    archives: dict[str, Archive] = attrs.Factory(dict)
+    #: Deleted archives whose bodies a finished retrieval job still serves.
+    retained: dict[str, Archive] = attrs.Factory(dict)
+    uploads: dict[str, Upload] = attrs.Factory(dict)
+    finished_uploads: dict[str, FinishedUpload] = attrs.Factory(dict)
+    jobs: dict[str, Job] = attrs.Factory(dict)
+    notifications: dict[str, Any] | None = None
+    tags: dict[str, str] = attrs.Factory(dict)
+    access_policy: str | None = None
+    lock: dict[str, Any] | None = None
+    snapshot: Snapshot | None = None
+    #: Written (upload, completed upload, delete) since the last snapshot.
+    dirty: bool = False
+    next_inventory_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created": self.created,
+            "archives": [a.to_dict() for a in self.archives.values()],
+            "retained": [a.to_dict() for a in self.retained.values()],
+            "uploads": [u.to_dict() for u in self.uploads.values()],
+            "finished_uploads": {
+                k: attrs.asdict(v) for k, v in self.finished_uploads.items()
+            },
+            "jobs": [j.to_dict() for j in self.jobs.values()],
+            "notifications": self.notifications,
+            "tags": self.tags,
+            "access_policy": self.access_policy,
+            "lock": self.lock,
+            "snapshot": None
+            if self.snapshot is None
+            else {
+                "taken_at": self.snapshot.taken_at,
+                "items": [i.to_list() for i in self.snapshot.items],
+            },
+            "dirty": self.dirty,
+            "next_inventory_at": self.next_inventory_at,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Vault:
+        snap = d.get("snapshot")
+        return cls(
+            name=d["name"],
+            created=d["created"],
+            archives={a["archive_id"]: Archive.from_dict(a) for a in d["archives"]},
+            retained={a["archive_id"]: Archive.from_dict(a) for a in d.get("retained", [])},
+            uploads={u["upload_id"]: Upload.from_dict(u) for u in d["uploads"]},
+            finished_uploads={
+                k: FinishedUpload(**v) for k, v in d.get("finished_uploads", {}).items()
+            },
+            jobs={j["job_id"]: Job.from_dict(j) for j in d["jobs"]},
+            notifications=d.get("notifications"),
+            tags=dict(d.get("tags", {})),
+            access_policy=d.get("access_policy"),
+            lock=d.get("lock"),
+            snapshot=None
+            if snap is None
+            else Snapshot(snap["taken_at"], [InventoryItem.from_list(r) for r in snap["items"]]),
+            dirty=bool(d.get("dirty")),
+            next_inventory_at=d.get("next_inventory_at"),
+        )
+
+    def referenced_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for archive in (*self.archives.values(), *self.retained.values()):
+            keys.update(k for k, _ in archive.segments)
+        for upload in self.uploads.values():
+            keys.update(p.key for p in upload.parts.values())
+        for job in self.jobs.values():
+            keys.update(k for k, _ in job.segments)
+            if job.output_key:
+                keys.add(job.output_key)
+        return keys
