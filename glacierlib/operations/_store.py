@@ -36,9 +36,14 @@ def store_for(
     """
     with ExitStack() as stack:
         if settings.local_dir is not None:
-            from glacierlib.localserver import running_server
+            from glacierlib.localserver import ServerConfig, running_server
 
-            server = stack.enter_context(running_server(data_dir=Path(settings.local_dir)))
+            # A rehearsal must be able to sync, then ask for an inventory at once: under
+            # --local the inventory follows every write instead of lagging a simulated day.
+            config = ServerConfig(inventory_interval=0)
+            server = stack.enter_context(
+                running_server(data_dir=Path(settings.local_dir), config=config)
+            )
             connection = Connection(
                 region=server.region, endpoint_url=server.endpoint_url, protocol="http",
                 timeout=settings.timeout, access_key=server.access_key,

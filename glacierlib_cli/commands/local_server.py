@@ -46,16 +46,13 @@ def _delay(text: str) -> float:
 
 
 def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
-    import attrs
-
     from glacierlib.localserver import ServerConfig, serve
 
     data_dir = Path(args.data_dir)
     port = _port(getattr(args, "port", "0"))
     host = getattr(args, "host", "127.0.0.1")
     delay = _delay(getattr(args, "job_delay", "0"))
-    config = attrs.evolve(ServerConfig(), expedited_delay=delay, standard_delay=delay,
-                          bulk_delay=delay, inventory_delay=delay)
+    config = ServerConfig().with_job_delay(delay)
     data_dir.mkdir(parents=True, exist_ok=True)
 
     def ready(server: LocalServer) -> None:
