@@ -1,0 +1,321 @@
+"""Pure planning of sync and purge: frozen actions, computed without network or journal writes.
+
+The plan is plain data, so ``--dry-run`` prints exactly what a real run would do and tests
+assert on it offline. Planners are generators: :func:`plan_sync` consumes the streaming walk
+and yields an action as soon as it knows one, so the executor starts uploading while the walk
+goes on, and a million unchanged files never become a list.
+
+Actions:
+
+* :class:`Upload` a new file (one UploadArchive up to the part size, multipart above);
+* :class:`Replace` a modified file: upload the new version first, then delete the old archive;
+* :class:`Verify` a file whose tree hash decides (``--detect ...treehash``): hash it on the
+  pool, and replace it only if the hash differs;
+* :class:`Delete` an archive (a removed file, or ``purge-vault``);
+* :class:`Skip` a file that cannot be stored (bad name, empty, too long for the description),
+  reported by name while the sync goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Literal
+
+import attrs
+
+from glacierlib.exceptions import ConfigError, MetadataError
+from glacierlib.journal import ArchiveEntry, JournalState
+from glacierlib.metadata import encode_mt2
+from glacierlib.treehash import MIB
+from glacierlib.walk import LocalFile, WalkEntry, WalkProblem
+
+__all__ = [
+    "DETECT_MODES",
+    "MAX_PARTS",
+    "MAX_PART_SIZE",
+    "Action",
+    "Delete",
+    "Replace",
+    "Skip",
+    "SyncOptions",
+    "Upload",
+    "Verify",
+    "choose_part_size",
+    "describe_action",
+    "plan_purge",
+    "plan_sync",
+]
+
+MAX_PARTS = 10_000
+MAX_PART_SIZE = 4096 * MIB
+
+DetectMode = Literal[
+    "treehash", "mtime", "mtime-and-treehash", "mtime-or-treehash", "always-positive",
+    "size-only",
+]
+DETECT_MODES: tuple[str, ...] = (
+    "treehash", "mtime", "mtime-and-treehash", "mtime-or-treehash", "always-positive",
+    "size-only",
+)
+
+
+class JournalSnapshot:
+    """The journal's latest archive per name, for planning while the executor appends.
+
+    Each name is planned once, so lookups may use the state's own index (built once, kept
+    current by the writer) as long as nothing iterates it. Planning deletions does iterate it
+    after the walk, when this very run has already added names: ``frozen=True`` copies the
+    index at the start (references only) so a file uploaded by this run is never taken for a
+    removed one.
+    """
+
+    def __init__(self, state: JournalState, *, frozen: bool = False) -> None:
+        self._state = state
+        index = getattr(state, "_index", None)
+        self._raw: Mapping[str, tuple[object, str]] | None = None
+        self._index: dict[str, str] = {}
+        if callable(index):
+            raw: Mapping[str, tuple[object, str]] = index()
+            self._raw = dict(raw) if frozen else raw
+        else:  # pragma: no cover - a journal state without the cached index
+            self._index = {n: e.archive_id for n, e in state.latest_by_name().items()}
+
+    def _archive_id(self, name: str) -> str | None:
+        if self._raw is not None:
+            hit = self._raw.get(name)
+            return None if hit is None else hit[1]
+        return self._index.get(name)
+
+    def has(self, name: str) -> bool:
+        """Was ``name`` live at the start? (No entry is built: the common, cheap question.)"""
+        return self._archive_id(name) is not None
+
+    def latest(self, name: str) -> ArchiveEntry | None:
+        archive_id = self._archive_id(name)
+        if archive_id is None:
+            return None
+        return self._state.archives.get(archive_id)
+
+    def names(self) -> list[str]:
+        """Names known at the start, sorted (deterministic deletions)."""
+        if self._raw is not None:
+            return sorted(self._raw)
+        return sorted(self._index)
+
+
+def choose_part_size(size: int, requested: int) -> tuple[int, bool]:
+    """The part size to upload ``size`` bytes with, and whether it was raised.
+
+    Glacier allows 10,000 parts per upload. mt-aws-glacier failed on a bigger file; we double
+    the part size (it must stay a power of two MiB) until the file fits, and the caller tells
+    the user. Raises :class:`ConfigError` beyond 10,000 parts of 4 GiB (Glacier's own limit).
+    """
+    if requested < MIB or requested & (requested - 1) or requested > MAX_PART_SIZE:
+        raise ConfigError(f"part size {requested} is not a power of two MiB in 1 MiB..4 GiB")
+    part = requested
+    while -(-size // part) > MAX_PARTS:
+        part *= 2
+        if part > MAX_PART_SIZE:
+            raise ConfigError(
+                f"a file of {size} bytes exceeds Glacier's limit of {MAX_PARTS} parts of 4 GiB"
+            )
+    return part, part != requested
+
+
+@attrs.frozen
+class SyncOptions:
+    """The sync modes of mt-aws-glacier; ``new`` is implied when no mode is given."""
+
+    new: bool = True
+    replace_modified: bool = False
+    delete_removed: bool = False
+    detect: str = attrs.field(
+        default="mtime-and-treehash", validator=attrs.validators.in_(DETECT_MODES)
+    )
+    max_number_of_files: int | None = None
+    part_size: int = 16 * MIB
+
+
+@attrs.frozen
+class Upload:
+    """Upload a file that the journal does not know."""
+
+    file: LocalFile
+    description: str
+    part_size: int
+    part_size_raised: bool = False
+
+
+@attrs.frozen
+class Replace:
+    """Upload the new version of a modified file, then delete ``old`` (never the reverse)."""
+
+    file: LocalFile
+    description: str
+    part_size: int
+    old: ArchiveEntry
+    part_size_raised: bool = False
+
+
+@attrs.frozen
+class Verify:
+    """Hash the file; if its tree hash differs from ``old``'s, replace it."""
+
+    file: LocalFile
+    description: str
+    part_size: int
+    old: ArchiveEntry
+    part_size_raised: bool = False
+
+    def as_replace(self) -> Replace:
+        return Replace(self.file, self.description, self.part_size, self.old,
+                       self.part_size_raised)
+
+
+@attrs.frozen
+class Delete:
+    """Delete an archive and record it in the journal."""
+
+    archive_id: str
+    name: str
+    reason: str = "removed"
+
+
+@attrs.frozen
+class Skip:
+    """A file left alone and reported; ``error`` marks the ones that make the run fail."""
+
+    display: str
+    reason: str
+    error: bool = True
+
+
+Action = Upload | Replace | Verify | Delete | Skip
+
+
+def describe_action(action: Action) -> str:
+    """The dry-run line for an action, in mt-aws-glacier's words where it had them."""
+    if isinstance(action, Upload):
+        return f"Will UPLOAD {action.file.path}"
+    if isinstance(action, Replace):
+        return (f"Will UPLOAD {action.file.path} and then DELETE archive "
+                f"{action.old.archive_id} (filename {action.old.name})")
+    if isinstance(action, Verify):
+        return f"Will VERIFY treehash and UPLOAD {action.file.path} if modified"
+    if isinstance(action, Delete):
+        return f"Will DELETE archive {action.archive_id} (filename {action.name})"
+    return f"Will SKIP {action.display}: {action.reason}"
+
+
+def _upload_fields(file: LocalFile, part_size: int) -> tuple[str, int, bool] | Skip:
+    try:
+        description = encode_mt2(file.rel, file.mtime)
+        chosen, raised = choose_part_size(file.size, part_size)
+    except (MetadataError, ConfigError) as exc:
+        return Skip(file.rel, exc.message)
+    return description, chosen, raised
+
+
+def _modified_action(
+    file: LocalFile, old: ArchiveEntry, detect: str
+) -> type[Replace | Verify] | None:
+    """mt-aws-glacier's ``--detect`` decision for a file the journal has, in its order."""
+    if detect == "always-positive" or file.size != old.size:
+        return Replace
+    if detect == "size-only":
+        return None
+    mtime_differs = old.mtime is not None and old.mtime != file.mtime
+    if detect == "mtime":
+        return Replace if mtime_differs else None
+    if detect == "treehash":
+        return Verify
+    if detect == "mtime-and-treehash":
+        return Verify if mtime_differs else None
+    # mtime-or-treehash
+    return Replace if mtime_differs else Verify
+
+
+def plan_sync(
+    entries: Iterable[WalkEntry], state: JournalState, options: SyncOptions
+) -> Iterator[Action]:
+    """Classify each walked file against the journal and yield what to do, as it goes.
+
+    ``max_number_of_files`` caps the files acted upon (uploads, replacements, verifications
+    and deletions together), as in mt-aws-glacier; skips are always reported.
+    """
+    journal = JournalSnapshot(state, frozen=options.delete_removed)
+    budget = options.max_number_of_files
+    acted = 0
+    # Journal names seen as live local files; only kept when deletions are planned.
+    present: set[str] | None = set() if options.delete_removed else None
+
+    def spend() -> bool:
+        nonlocal acted
+        if budget is not None and acted >= budget:
+            return False
+        acted += 1
+        return True
+
+    for entry in entries:
+        if isinstance(entry, WalkProblem):
+            yield Skip(entry.display, entry.reason)
+            continue
+        if entry.size == 0:
+            # Glacier cannot store an empty archive; an emptied file counts as removed.
+            yield Skip(entry.rel, "zero-size file (Glacier cannot store an empty archive)",
+                       error=False)
+            continue
+        if not journal.has(entry.rel):
+            if not options.new:
+                continue
+            if not spend():
+                break
+            fields = _upload_fields(entry, options.part_size)
+            if isinstance(fields, Skip):
+                yield fields
+                continue
+            yield Upload(entry, *fields)
+            continue
+        if present is not None:
+            present.add(entry.rel)
+        if not options.replace_modified:
+            continue
+        old = journal.latest(entry.rel)
+        if old is None:  # pragma: no cover - deleted by a concurrent writer
+            continue
+        kind = _modified_action(entry, old, options.detect)
+        if kind is None:
+            continue
+        if not spend():
+            break
+        fields = _upload_fields(entry, options.part_size)
+        if isinstance(fields, Skip):
+            yield fields
+            continue
+        description, part_size, raised = fields
+        yield kind(entry, description, part_size, old, raised)
+    else:
+        if present is not None:
+            # mt-aws-glacier deletes the latest archive of each vanished name.
+            for name in journal.names():
+                if name in present:
+                    continue
+                archive = journal.latest(name)
+                if archive is None:
+                    continue
+                if not spend():
+                    break
+                yield Delete(archive.archive_id, name)
+        return
+    # The budget ran out during the walk: no deletions, as the removed set is unknown.
+
+
+def plan_purge(state: JournalState) -> Iterator[Delete]:
+    """Every live archive of the journal (already filtered when it was read), by name.
+
+    The ids are copied first: deletions are journaled while this generator is still pulled.
+    """
+    archives = state.archives
+    chosen = sorted((archives[aid].name, aid) for aid in list(archives))
+    for name, archive_id in chosen:
+        yield Delete(archive_id, name, reason="purge")

@@ -1,0 +1,30 @@
+"""``mtglacier delete-vault NAME``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from glacierlib_cli.commands.create_vault import _vault_name
+
+if TYPE_CHECKING:
+    import argparse
+
+    from glacierlib.config import Settings
+    from glacierlib_cli.output import Ui
+
+NAME = "delete-vault"
+SUMMARY = "delete an (empty) vault"
+OPTIONS: tuple[str, ...] = ()
+REQUIRED: tuple[str, ...] = ()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("vault_name", metavar="VAULT-NAME", help="the vault to delete")
+
+
+def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
+    from glacierlib.operations.vaults import delete_vault
+
+    name = delete_vault(settings, _vault_name(args.vault_name), on_event=ui.progress)
+    ui.out(f"Deleted vault {name}")
+    return 0

@@ -1,0 +1,138 @@
+"""``mtglacier upload-file``: a file by --dir or --set-rel-filename, and standard input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from glacierlib.journal import read_journal
+from glacierlib.localserver import LocalServer
+from glacierlib.metadata import decode_description
+from glacierlib.treehash import tree_hash_bytes
+from glacierlib_cli.main import main
+
+VAULT = "uploads"
+MIB = 1 << 20
+
+
+def connection(server: LocalServer) -> list[str]:
+    return ["--endpoint-url", server.endpoint_url, "--key", server.access_key,
+            "--secret", server.secret_key, "--region", server.region, "--protocol", "http"]
+
+
+@pytest.fixture
+def server(local_server: LocalServer) -> LocalServer:
+    assert main(["create-vault", VAULT, *connection(local_server)]) == 0
+    return local_server
+
+
+def vault_by_id(server: LocalServer) -> dict[str, dict[str, object]]:
+    return {a["archive_id"]: a for a in server.control.state()["vaults"][VAULT]["archives"]}
+
+
+def assert_vault_matches_journal(server: LocalServer, journal: Path) -> None:
+    live = read_journal(journal).archives
+    archives = vault_by_id(server)
+    assert set(archives) == set(live)
+    for aid, archive in archives.items():
+        assert decode_description(str(archive["description"])).name == live[aid].name
+        assert archive["tree_hash"] == live[aid].tree_hash.hex
+
+
+def test_upload_file_with_dir(server: LocalServer, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    target = tmp_path / "d" / "sub" / "report 2024.pdf"
+    target.write_bytes(b"%PDF" * 1000)
+    os.utime(target, (1_650_000_000, 1_650_000_000))
+    journal = tmp_path / "j.log"
+    code = main(["upload-file", "--vault", VAULT, "--journal", str(journal), "--filename",
+                 str(target), "--dir", str(tmp_path / "d"), *connection(server)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[-1] == "OK DONE"
+    entry = read_journal(journal).latest("sub/report 2024.pdf")
+    assert entry is not None
+    assert entry.mtime == 1_650_000_000
+    assert entry.tree_hash == tree_hash_bytes(b"%PDF" * 1000)
+    assert_vault_matches_journal(server, journal)
+
+    # The same name again is refused, and nothing is sent.
+    server.control.reset_stats()
+    code = main(["upload-file", "--vault", VAULT, "--journal", str(journal), "--filename",
+                 str(target), "--set-rel-filename", "sub/report 2024.pdf", *connection(server)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "already in the journal" in err
+    assert server.control.stats()["requests"] == {}
+
+
+def test_upload_file_outside_dir_is_refused(server: LocalServer, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "d").mkdir()
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_bytes(b"x")
+    code = main(["upload-file", "--vault", VAULT, "--journal", str(tmp_path / "j"),
+                 "--filename", str(outside), "--dir", str(tmp_path / "d"), *connection(server)])
+    assert code == 2
+    assert "is not inside" in capsys.readouterr().err
+
+
+def test_upload_multipart_file_with_set_rel_filename(
+    server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = os.urandom(2 * MIB + 777)
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    journal = tmp_path / "j.log"
+    code = main(["upload-file", "--vault", VAULT, "--journal", str(journal), "--filename",
+                 str(source), "--set-rel-filename", "backups/blob.bin", "--partsize", "1",
+                 *connection(server)])
+    assert code == 0, capsys.readouterr()
+    entry = read_journal(journal).latest("backups/blob.bin")
+    assert entry is not None and entry.size == len(data)
+    assert entry.tree_hash == tree_hash_bytes(data)
+    assert server.control.stats()["requests"]["UploadMultipartPart"] == 3
+    assert_vault_matches_journal(server, journal)
+
+
+@pytest.mark.parametrize("size", [1000, 2 * MIB + 12345])
+def test_upload_from_stdin(server: LocalServer, tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    journal = tmp_path / "j.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "glacierlib_cli", "upload-file", "--stdin",
+         "--set-rel-filename", "dump/db.tar", "--vault", VAULT, "--journal", str(journal),
+         "--partsize", "1", "--concurrency", "2", *connection(server)],
+        input=data, capture_output=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().splitlines()[-1] == "OK DONE"
+    entry = read_journal(journal).latest("dump/db.tar")
+    assert entry is not None
+    assert entry.size == size
+    assert entry.tree_hash == tree_hash_bytes(data)
+    requests = server.control.stats()["requests"]
+    if size > MIB:
+        assert requests["UploadMultipartPart"] == 3
+    else:
+        assert requests["UploadArchive"] == 1
+    assert_vault_matches_journal(server, journal)
+
+
+def test_empty_stdin_is_refused(server: LocalServer, tmp_path: Path) -> None:
+    journal = tmp_path / "j.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "glacierlib_cli", "upload-file", "--stdin",
+         "--set-rel-filename", "nothing", "--vault", VAULT, "--journal", str(journal),
+         *connection(server)],
+        input=b"", capture_output=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 1
+    assert b"empty" in proc.stderr
+    assert vault_by_id(server) == {}
+    assert read_journal(journal).archives == {}
