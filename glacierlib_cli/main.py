@@ -382,7 +382,8 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
         root.removeHandler(handler)
         library.setLevel(old_level)
         ui.close()
-    if code == ExitCode.OK and command.ok_done:
+    # ``--format json`` output stays one parseable JSON document: success is the exit code.
+    if code == ExitCode.OK and command.ok_done and settings.format != "json":
         ui.done()
     return int(code)
 

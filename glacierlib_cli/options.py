@@ -113,7 +113,8 @@ CATALOGUE: tuple[Option, ...] = (
     _v("tier", "TIER", "retrieval tier: Expedited, Standard (default) or Bulk"),
     _v("sns-topic", "ARN", "notify this SNS topic when the job completes"),
     _v("request-inventory-format", "json|csv", "inventory format (default: json)"),
-    _v("format", "FORMAT", "output format: for-humans (default), mtmsg or json"),
+    _v("format", "FORMAT",
+       "output format: for-humans (default), mtmsg or json (JSON only, without OK DONE)"),
     _f("follow", "follow symbolic links while walking --dir"),
     Option("fsync", "switch", "fsync the journal after every record (default: on)"),
     # local-server
