@@ -1,0 +1,241 @@
+"""``restore``: initiate archive-retrieval jobs for journal files missing locally.
+
+Retrieval costs money and hours, so this operation is careful about what it asks for:
+
+* the latest archive of each missing file, in journal path order (mt-aws-glacier's order was
+  random, so a capped run picked a random subset);
+* at most ``--max-number-of-files`` files and ``--max-size`` bytes (one of them is required:
+  an unbounded restore of a whole vault should be a decision, not an accident);
+* never twice: an archive with a RETRIEVE_JOB record under 24 h old, or with an in-progress or
+  succeeded retrieval job still in the vault's job list, is skipped;
+* every initiated job is appended to the journal (RETRIEVE_JOB) at once, so a crash mid-run
+  cannot lead to paying again for the jobs already started.
+
+``--dry-run`` builds the same plan from the journal alone and touches neither the network nor
+the journal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import attrs
+
+from glacierlib.config import Settings
+from glacierlib.exceptions import (
+    AuthFailed,
+    ConfigError,
+    GlacierlibError,
+    NoLongerSupported,
+    UnsafeNameError,
+)
+from glacierlib.journal import ArchiveEntry, JournalState, JournalWriter, read_journal
+from glacierlib.metadata import parse_iso8601_or_none
+from glacierlib.names import safe_join
+from glacierlib.operations._store import store_for
+from glacierlib.progress import (
+    FileDone,
+    FileSkipped,
+    Notice,
+    PlanReady,
+    ProgressCallback,
+    ignore_progress,
+)
+from glacierlib.restore_plan import (
+    RestoreCandidate,
+    RestorePlan,
+    SkippedRestore,
+    plan_restore,
+)
+from glacierlib.storage import JobDescription, VaultStore
+
+__all__ = [
+    "FailedRetrieval",
+    "InitiatedRetrieval",
+    "RestoreReport",
+    "missing_files",
+    "restore",
+    "retrieval_jobs_by_archive",
+]
+
+
+@attrs.frozen
+class InitiatedRetrieval:
+    """A retrieval job started (and recorded in the journal) for one file."""
+
+    name: str
+    archive_id: str
+    size: int
+    job_id: str
+
+
+@attrs.frozen
+class FailedRetrieval:
+    name: str
+    archive_id: str
+    error: str
+
+
+@attrs.frozen
+class RestoreReport:
+    """The plan, and what was actually initiated (nothing with ``dry_run``)."""
+
+    plan: RestorePlan
+    initiated: tuple[InitiatedRetrieval, ...] = ()
+    failed: tuple[FailedRetrieval, ...] = ()
+    unsafe: tuple[SkippedRestore, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def require(settings: Settings, *fields: str) -> None:
+    """Raise one ConfigError naming every missing mandatory option of this command."""
+    missing = [f"--{f.replace('_', '-')}" for f in fields if getattr(settings, f) is None]
+    if missing:
+        raise ConfigError(f"missing mandatory option(s): {', '.join(missing)}")
+
+
+def missing_files(
+    state: JournalState, root: Path,
+) -> tuple[list[tuple[RestoreCandidate, ArchiveEntry]], list[SkippedRestore]]:
+    """Latest archive of each journal file with no local regular file, in path order.
+
+    Names that would resolve outside ``root`` (``..``, absolute, a symlinked directory
+    leading out) are returned separately, never as candidates.
+    """
+    candidates: list[tuple[RestoreCandidate, ArchiveEntry]] = []
+    unsafe: list[SkippedRestore] = []
+    latest = state.latest_by_name()
+    for name in sorted(latest):
+        entry = latest[name]
+        try:
+            target = safe_join(root, name)
+        except UnsafeNameError as exc:
+            unsafe.append(SkippedRestore(name, entry.archive_id, exc.message))
+            continue
+        if target.is_file():
+            continue
+        candidates.append((
+            RestoreCandidate(name, entry.archive_id, entry.size, entry.tree_hash, entry.mtime),
+            entry,
+        ))
+    return candidates, unsafe
+
+
+def _is_whole_archive(job: JobDescription) -> bool:
+    rng = job.retrieval_byte_range
+    if rng is None or job.archive_size is None:
+        return True
+    return rng.start == 0 and rng.end == job.archive_size
+
+
+def _job_time(job: JobDescription) -> tuple[int, int, str]:
+    done = parse_iso8601_or_none(job.completion_date or "") or 0
+    created = parse_iso8601_or_none(job.creation_date) or 0
+    return (done, created, job.job_id)
+
+
+def retrieval_jobs_by_archive(
+    jobs: Iterable[JobDescription],
+) -> tuple[dict[str, JobDescription], dict[str, JobDescription]]:
+    """Whole-archive retrieval jobs, split into (succeeded, in progress) by archive id.
+
+    When an archive has several, the newest completion wins (its output expires last); ties
+    go to the greatest job id so the choice never depends on listing order.
+    """
+    succeeded: dict[str, JobDescription] = {}
+    running: dict[str, JobDescription] = {}
+    for job in jobs:
+        if job.action != "ArchiveRetrieval" or not job.archive_id or not _is_whole_archive(job):
+            continue
+        if job.succeeded:
+            best = succeeded.get(job.archive_id)
+            if best is None or _job_time(job) > _job_time(best):
+                succeeded[job.archive_id] = job
+        elif not job.completed and job.status_code == "InProgress":
+            best = running.get(job.archive_id)
+            if best is None or _job_time(job) > _job_time(best):
+                running[job.archive_id] = job
+    return succeeded, running
+
+
+def _vault_jobs(store: VaultStore, vault: str) -> Mapping[str, str]:
+    succeeded, running = retrieval_jobs_by_archive(store.list_jobs(vault))
+    live = {aid: f"succeeded (job {job.job_id})" for aid, job in succeeded.items()}
+    live.update({aid: f"in progress (job {job.job_id})" for aid, job in running.items()})
+    return live
+
+
+def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) -> RestoreReport:
+    """Initiate retrieval jobs for missing files, within the caps; see the module docstring."""
+    require(settings, "dir", "vault", "journal")
+    if settings.max_number_of_files is None and settings.max_size is None:
+        raise ConfigError(
+            "restore needs a limit: --max-number-of-files and/or --max-size",
+            hint="retrieval is billed per byte; say how much to retrieve in this run",
+        )
+    assert settings.dir is not None and settings.vault is not None
+    assert settings.journal is not None
+    root, vault = settings.dir, settings.vault
+    now = int(time.time())
+
+    def make_plan(state: JournalState, vault_jobs: Mapping[str, str]) -> tuple[
+        RestorePlan, list[SkippedRestore], dict[str, RestoreCandidate]
+    ]:
+        found, unsafe = missing_files(state, root)
+        plan = plan_restore(
+            (c for c, _e in found), now=now, tier=settings.tier,
+            journal_jobs=state.retrieve_jobs, vault_jobs=vault_jobs,
+            max_number_of_files=settings.max_number_of_files, max_size=settings.max_size,
+        )
+        return plan, unsafe, {c.archive_id: c for c, _e in found}
+
+    if settings.dry_run:
+        state = read_journal(settings.journal, filters=settings.filters)
+        plan, unsafe, _ = make_plan(state, {})
+        for skipped in unsafe:
+            on_event(FileSkipped(skipped.name, skipped.reason, error=True))
+        return RestoreReport(plan, unsafe=tuple(unsafe), dry_run=True)
+
+    initiated: list[InitiatedRetrieval] = []
+    failed: list[FailedRetrieval] = []
+    with JournalWriter.open(settings.journal, fsync=settings.fsync,
+                            filters=settings.filters) as writer:
+        found, _unsafe = missing_files(writer.state, root)
+        if not found:
+            plan, unsafe, _ = make_plan(writer.state, {})
+            return RestoreReport(plan, unsafe=tuple(unsafe))
+        with store_for(settings, on_event) as store:
+            plan, unsafe, _ = make_plan(writer.state, _vault_jobs(store, vault))
+            for skipped in unsafe:
+                on_event(FileSkipped(skipped.name, skipped.reason, error=True))
+            for skipped in plan.skipped:
+                on_event(FileSkipped(skipped.name, skipped.reason))
+            on_event(PlanReady(plan.count, plan.total_bytes))
+            if plan.deferred:
+                on_event(Notice(
+                    f"{plan.deferred} more file(s), {plan.deferred_bytes} bytes, left for a "
+                    "later run by --max-number-of-files/--max-size"
+                ))
+            for item in plan.retrievals:
+                try:
+                    job_id = store.initiate_archive_retrieval(
+                        vault, item.archive_id, tier=settings.tier,
+                        sns_topic=settings.sns_topic,
+                    )
+                except (AuthFailed, NoLongerSupported):
+                    raise
+                except GlacierlibError as exc:
+                    failed.append(FailedRetrieval(item.name, item.archive_id, str(exc)))
+                    on_event(FileSkipped(item.name, str(exc), error=True))
+                    continue
+                writer.retrieve_job(item.archive_id, job_id)
+                initiated.append(InitiatedRetrieval(item.name, item.archive_id, item.size,
+                                                    job_id))
+                on_event(FileDone(item.name, item.size, "retrieve", detail=job_id))
+    return RestoreReport(plan, tuple(initiated), tuple(failed), tuple(unsafe))
