@@ -99,6 +99,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LINE_BREAKING = re.compile(r"[\t\r\n]")
 
 
+# Partial downloads live in the target directory until they are verified and renamed
+# (``glacierlib.download.PARTIAL_PREFIX``; mt-aws-glacier used ``__mtglacier_temp``). Syncing
+# such a directory must not back up half-written copies of archives.
+_WORK_FILE_PREFIXES = ("__mtglacier_partial_", "__mtglacier_temp")
+
+
 def name_problem(component: str) -> str | None:
     """Why a single path component cannot be part of a journal name, or ``None``.
 
@@ -178,6 +184,8 @@ def walk_tree(
                         visited.add(key)
                     subdirs.append((entry.path, rel))
                     continue
+                if name.startswith(_WORK_FILE_PREFIXES):
+                    continue  # a download in progress (ours or mt-aws-glacier's), not data
                 if filters is not None and not filters.includes(rel):
                     continue
                 if problem is not None:

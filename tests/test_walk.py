@@ -113,3 +113,17 @@ def test_unreadable_directory_reported(tmp_path: Path) -> None:
         (tmp_path / "locked").chmod(0o755)
     assert _rels(entries) == {"ok/a"}
     assert [e.display for e in entries if isinstance(e, WalkProblem)] == ["locked"]
+
+
+def test_partial_downloads_are_not_walked(tmp_path: Path) -> None:
+    """A restore-completed interrupted in --dir leaves partial files; sync must not upload them."""
+    from glacierlib.download import PARTIAL_PREFIX
+
+    _tree(tmp_path, {
+        "keep.txt": b"k",
+        f"sub/{PARTIAL_PREFIX}abc.tmp": b"half an archive",
+        f"sub/{PARTIAL_PREFIX}abc.tmp.state": b"{}",
+        "__mtglacier_temp123_XYZ.tmp": b"mt-aws-glacier's temp file",
+        "sub/real.bin": b"r",
+    })
+    assert _rels(walk_tree(tmp_path)) == {"keep.txt", "sub/real.bin"}
