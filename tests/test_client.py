@@ -11,6 +11,7 @@ import hashlib
 import json
 import socket
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -724,6 +725,9 @@ def moto_store() -> Iterator[GlacierStore]:
     srv.start()
     try:
         host, port = srv.get_host_and_port()
+        # moto keeps its backends per process: start from an empty account every time.
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10).close()
         conn = Connection(region="us-east-1", endpoint_url=f"http://{host}:{port}",
                           protocol="http", timeout=20, access_key="AKIDEXAMPLE",
                           secret_key="moto-does-not-check-this-secret")

@@ -10,6 +10,7 @@ gaps, not compared.) A disagreement points at one of the two emulators.
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,9 @@ def moto_client() -> Iterator[Any]:
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # moto keeps its backends per process: start from an empty account every time.
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10).close()
         yield client_for({
             "endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1",
             "aws_access_key_id": "AKIDMOTO", "aws_secret_access_key": "moto",
