@@ -291,6 +291,7 @@ def translate_error(exc: Exception, operation: str, what: str = "") -> Glacierli
 
 
 _TRANSLATABLE = (ClientError, BotoCoreError, OSError)
+_PARSER_ERRORS = (TypeError, ValueError, AttributeError)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -656,6 +657,8 @@ class GlacierStore:
             result = getattr(self._client, method)(**params)
         except _TRANSLATABLE as exc:
             raise translate_error(exc, operation, what) from None
+        except _PARSER_ERRORS as exc:  # botocore's parser choking on a mistyped reply
+            raise _malformed(operation, exc) from None
         return cast("dict[str, Any]", result)
 
     def _pages(
@@ -665,9 +668,15 @@ class GlacierStore:
         try:
             paginator = self._client.get_paginator(method)
             for page in paginator.paginate(**params):
-                yield from page.get(key) or []
+                items = page.get(key)
+                if not isinstance(items, list):
+                    # An unparseable reply must not read as "no vaults" or "no jobs".
+                    raise _malformed(operation, ValueError(f"no {key} list in the reply"))
+                yield from items
         except _TRANSLATABLE as exc:
             raise translate_error(exc, operation, what) from None
+        except _PARSER_ERRORS as exc:
+            raise _malformed(operation, exc) from None
 
     # ------------------------------------------------------------------ vaults
 

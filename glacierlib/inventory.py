@@ -63,18 +63,18 @@ class InventoryArchive:
         tree_hash: object, *, where: str,
     ) -> InventoryArchive:
         """Check the types and shapes of one entry's fields; ``where`` names it in errors."""
-        if not isinstance(archive_id, str) or not archive_id:
-            raise InventoryError(f"{where}: ArchiveId missing or not a string")
+        if not isinstance(archive_id, str) or archive_id.split() != [archive_id]:
+            raise InventoryError(f"{where}: ArchiveId missing, empty or holding white space")
         if description is None:
             description = ""
         if not isinstance(description, str):
             raise InventoryError(f"{where}: ArchiveDescription is not a string")
         if not isinstance(creation_date, str) or not creation_date:
             raise InventoryError(f"{where}: CreationDate missing or not a string")
-        if isinstance(size, str) and size.isdigit():
+        if isinstance(size, str) and size.isascii() and size.isdigit():
             size = int(size)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise InventoryError(f"{where}: Size missing or not a non-negative integer")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 10**20:
+            raise InventoryError(f"{where}: Size missing or not an integer from 0 to 10**20")
         if not isinstance(tree_hash, str):
             raise InventoryError(f"{where}: SHA256TreeHash missing or not a string")
         try:
@@ -341,6 +341,8 @@ class _JsonScanner:
         while True:
             try:
                 obj, end = self._raw(self._buf, self._pos)
+            except RecursionError:
+                raise InventoryError("inventory JSON: nested too deeply") from None
             except json.JSONDecodeError as exc:
                 if self._eof:
                     raise InventoryError(f"inventory JSON: {exc.msg}") from None

@@ -228,7 +228,7 @@ def test_symlinked_directory_leading_out_is_refused(
     result = _completed(local_server, root, journal)
     assert (root / "fine.txt").read_bytes() == b"ok"
     assert list(outside.iterdir()) == []
-    assert result.code == 0
+    assert result.code == 1  # the refused file is a failure the user must see (exit 1)
 
 
 def test_server_corrupted_segment_is_caught_and_refetched(

@@ -63,7 +63,7 @@ class RestoreCompletedReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.rejected
+        return not self.failed and not self.rejected and not self.unsafe
 
 
 def restore_completed(

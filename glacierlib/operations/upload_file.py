@@ -20,7 +20,7 @@ from typing import BinaryIO
 import attrs
 
 from glacierlib.config import Settings
-from glacierlib.exceptions import ConfigError, GlacierlibError
+from glacierlib.exceptions import ConfigError, GlacierlibError, UnsafeNameError
 from glacierlib.executor import Executor
 from glacierlib.journal import JournalWriter
 from glacierlib.metadata import encode_mt2
@@ -51,7 +51,10 @@ class UploadReport:
 
 def _relative_name(settings: Settings) -> str:
     if settings.set_rel_filename is not None:
-        return validate_relative_name(settings.set_rel_filename)
+        try:
+            return validate_relative_name(settings.set_rel_filename)
+        except UnsafeNameError as exc:
+            raise ConfigError(f"--set-rel-filename: {exc}") from None
     if settings.filename is None or settings.dir is None:
         raise ConfigError("upload-file needs --filename with --dir or --set-rel-filename, or "
                           "--stdin with --set-rel-filename")

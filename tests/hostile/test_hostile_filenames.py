@@ -141,11 +141,6 @@ def test_upload_file_refuses_an_unsafe_rel_filename(
     assert _archives(server) == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: an unsafe --set-rel-filename is a bad option value (exit 2 per cli.md) but "
-    "upload_file lets UnsafeNameError through (exit 1) and the line does not name the option; "
-    "fix: in operations/upload_file.py wrap validate_relative_name(settings.set_rel_filename) "
-    "and raise ConfigError(f'--set-rel-filename: {exc}') from None"))
 def test_unsafe_rel_filename_is_a_usage_error(
     ws: Workspace, server: LocalServer, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -195,11 +195,6 @@ def test_malformed_fields_refuse_the_inventory(
     assert snapshot.changes() == {}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: InventoryArchive.parse_untrusted accepts a Size >= 10**20 and an ArchiveId with "
-    "whitespace, then JournalRecord's validators raise ValueError: 'unexpected ValueError'; "
-    "fix: in parse_untrusted refuse `not 0 <= size < 10**20` and "
-    "`archive_id.split() != [archive_id]` with InventoryError"))
 @pytest.mark.parametrize("entry", [_entry(Size=10**25), _entry(ArchiveId="a b")],
                          ids=["size-too-big", "archive-id-with-space"])
 def test_out_of_range_fields_are_inventory_errors(

@@ -65,10 +65,6 @@ def test_symlinked_directory_leading_out_is_not_followed(
     assert ws.journal.read_bytes() == journal
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: RestoreCompletedReport.ok ignores `unsafe`, so a file refused because its path "
-    "leads out of --dir prints an ERROR line yet the run exits 0 with OK DONE; fix: "
-    "`return not self.failed and not self.rejected and not self.unsafe`"))
 def test_refused_file_makes_the_run_fail(
     ws: Workspace, local_server: LocalServer, capsys: pytest.CaptureFixture[str],
 ) -> None:

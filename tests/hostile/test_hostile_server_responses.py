@@ -55,10 +55,6 @@ _LISTINGS = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: GlacierStore._pages reads `page.get(key) or []`, so a reply without VaultList/"
-    "JobList (botocore turns an invalid JSON body into an empty result) lists nothing and "
-    "exits 0; fix: raise _malformed(operation, ...) when page.get(key) is not a list"))
 @pytest.mark.parametrize("operation", sorted(_LISTINGS))
 @pytest.mark.parametrize("payload", [b"{not json", b"", b"[1, 2"])
 def test_listing_with_invalid_json_fails(
@@ -69,10 +65,6 @@ def test_listing_with_invalid_json_fails(
     assert_one_error(result, 1, operation)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: botocore's parser raises TypeError on a JSON value of the wrong type (VaultList: 5) "
-    "and GlacierStore._call/_pages do not translate it: 'unexpected TypeError'; fix: in both, "
-    "also catch (TypeError, ValueError, AttributeError) and raise _malformed(operation, exc)"))
 @pytest.mark.parametrize("operation", sorted(_LISTINGS))
 def test_listing_with_wrong_types_fails_cleanly(
     server: LocalServer, capsys: pytest.CaptureFixture[str], operation: str,
