@@ -47,6 +47,14 @@ about the format and careful about crashes:
   mtime, takes the exact path, so both always agree: a property test checks it). Live
   archives are tuples; ``ArchiveEntry`` values are built only when asked for. The cyclic GC
   is paused while loading. ``benchmarks/journal.py`` measures a million records.
+* **Index.** Even so, parsing a million lines costs seconds of pure Python on a slow machine,
+  while a journal only ever grows. So a writer closing a large journal (``INDEX_MIN_RECORDS``)
+  saves the parsed state to ``<journal>.index`` (``marshal``, with a CRC), keyed by the
+  journal's device, inode, size and fingerprints of its first MiB and of the 64 KiB before
+  that size. The next unfiltered, non-strict load of the same journal restores that state and
+  parses only the lines appended since. An index that does not match in every respect (the
+  journal replaced, truncated, edited near its end, the index damaged) is ignored: the journal
+  is parsed in full, as if the index did not exist. It is a cache; deleting it is always safe.
 """
 
 from __future__ import annotations
@@ -55,11 +63,15 @@ import contextlib
 import errno
 import fcntl
 import gc
+import hashlib
+import json
 import logging
+import marshal
 import os
 import re
 import threading
 import time as _time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -97,6 +109,10 @@ _READ_BLOCK = 4 << 20
 _MAX_LINE_BYTES = 1 << 20  # far above any real record; bounds memory on garbage input
 _MAX_WARNINGS = 200  # a merged journal can hold a million tolerated states: keep a sample
 _READER_WAIT_SECONDS = 30.0
+INDEX_MIN_RECORDS = 50_000  # below this a full parse takes well under a second
+_INDEX_MAGIC = b"glacierlib-journal-index 1\n"
+_FINGERPRINT_HEAD = 1 << 20
+_FINGERPRINT_TAIL = 64 << 10
 
 _UINT = re.compile(r"[0-9]{1,20}")
 _SINT = re.compile(r"[+-]?[0-9]{1,20}")
@@ -418,6 +434,8 @@ class JournalState:
         self.warnings: list[str] = []
         self._suppressed = 0
         self.records = 0
+        self._indexed_size = 0  # journal bytes covered by the index this state came from
+        self._content_warnings: list[str] = []
 
     @property
     def archives(self) -> Mapping[str, ArchiveEntry]:
@@ -526,9 +544,96 @@ def _load(f: IO[bytes], path: object, filters: NameFilter | None, strict: bool,
     """Read complete lines from ``f`` into a state; the caller holds whatever lock it needs."""
     if state is None:
         state = JournalState()
+    first_warning = len(state.warnings)
     with _gc_paused():
+        if not strict and not (filters is not None and filters):
+            start = _load_index(f, Path(path), state) if isinstance(path, (str, Path)) else 0
+            if start:
+                f.seek(start)
         _load_lines(f, path, filters, strict, state)
+    # What the journal's content says (tolerated states), as opposed to notes about this
+    # session (a repaired torn line, a busy journal): only the former belongs in an index.
+    state._content_warnings = state.warnings[first_warning:]
     return state
+
+
+def _index_path(path: Path) -> Path:
+    return path.with_name(path.name + ".index")
+
+
+def _fingerprint(fd: int, size: int) -> str:
+    """SHA-256 of the journal's first MiB and of the 64 KiB before ``size``.
+
+    Appends leave both untouched; replacing, truncating or rewriting the journal (``grep -v``,
+    an editor, ``cat`` of another journal) changes the inode, the size or one of them.
+    """
+    digest = hashlib.sha256()
+    digest.update(os.pread(fd, min(size, _FINGERPRINT_HEAD), 0))
+    tail = max(0, size - _FINGERPRINT_TAIL)
+    digest.update(os.pread(fd, size - tail, tail))
+    return digest.hexdigest()
+
+
+def _load_index(f: IO[bytes], path: Path, state: JournalState) -> int:
+    """Restore ``state`` from a matching index; return the journal offset it covers, or 0."""
+    try:
+        data = _index_path(path).read_bytes()
+    except OSError:
+        return 0
+    try:
+        if not data.startswith(_INDEX_MAGIC):
+            raise ValueError("not an index")
+        end = data.index(b"\n", len(_INDEX_MAGIC))
+        header = json.loads(data[len(_INDEX_MAGIC) : end])
+        st = os.fstat(f.fileno())
+        size = header["size"]
+        if (header["dev"], header["ino"]) != (st.st_dev, st.st_ino) or not 0 < size <= st.st_size:
+            raise ValueError("index of another journal or of a longer one")
+        if header["fingerprint"] != _fingerprint(f.fileno(), size):
+            raise ValueError("journal changed before the indexed size")
+        payload = memoryview(data)[end + 1 :]
+        if len(payload) != header["length"] or zlib.crc32(payload) != header["crc32"]:
+            raise ValueError("index damaged")
+        # Only our own writer makes this file, next to a journal it could rewrite anyway; the
+        # CRC above catches damage, and the shapes are checked below.
+        live, jobs, warnings, records = marshal.loads(payload)  # noqa: S302
+        if not (isinstance(live, dict) and isinstance(jobs, dict)
+                and isinstance(warnings, list) and isinstance(records, int)):
+            raise ValueError("index has an unexpected shape")
+    except (ValueError, KeyError, TypeError, EOFError, OSError) as exc:
+        logger.debug("journal index of %s not used: %s", path, exc)
+        return 0
+    state._live = live
+    state._jobs = jobs
+    for warning in warnings:
+        state._warn(str(warning))
+    state.records = records
+    state._indexed_size = int(size)
+    logger.debug("journal %s: %d records restored from its index", path, records)
+    return int(size)
+
+
+def _write_index(path: Path, fd: int, size: int, state: JournalState) -> None:
+    """Save the parsed state for the next load (atomically; failures only cost speed)."""
+    st = os.fstat(fd)
+    payload = marshal.dumps(
+        (state._live, state._jobs, state._content_warnings, state.records), 4)
+    header = json.dumps({
+        "dev": st.st_dev, "ino": st.st_ino, "size": size,
+        "fingerprint": _fingerprint(fd, size), "length": len(payload),
+        "crc32": zlib.crc32(payload),
+    }).encode()
+    target = _index_path(path)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(_INDEX_MAGIC + header + b"\n")
+            out.write(payload)
+        os.replace(tmp, target)
+    except OSError as exc:
+        logger.debug("journal index of %s not written: %s", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _load_lines(f: IO[bytes], path: object, filters: NameFilter | None, strict: bool,
@@ -537,7 +642,7 @@ def _load_lines(f: IO[bytes], path: object, filters: NameFilter | None, strict: 
     fromhex = bytes.fromhex
     apply = state._apply
     slow = 0
-    lineno = 0
+    lineno = state.records  # non-zero when an index restored the first lines
     rest = b""
     while True:
         block = f.read(_READ_BLOCK)
@@ -758,8 +863,10 @@ class JournalWriter:
     _lock: threading.Lock
     _closed: bool
     _broken: bool
+    _indexable: bool
 
-    def __init__(self, path: Path, fd: int, state: JournalState, fsync: bool) -> None:
+    def __init__(self, path: Path, fd: int, state: JournalState, fsync: bool,
+                 indexable: bool = False) -> None:
         self.path = path
         self._fd = fd
         self.state = state
@@ -768,6 +875,7 @@ class JournalWriter:
         self._lock = threading.Lock()
         self._closed = False
         self._broken = False
+        self._indexable = indexable
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, fsync: bool = True,
@@ -798,7 +906,8 @@ class JournalWriter:
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, state, fsync)
+        indexable = not strict and not (filters is not None and filters)
+        return cls(path, fd, state, fsync, indexable)
 
     @property
     def warnings(self) -> list[str]:
@@ -864,11 +973,22 @@ class JournalWriter:
         return record
 
     def close(self) -> None:
-        """Release the lock (closing the descriptor does); safe to call twice."""
+        """Save the index of a large journal, release the lock; safe to call twice."""
         with self._lock:
             if not self._closed:
                 self._closed = True
-                os.close(self._fd)
+                try:
+                    if self._needs_index():
+                        with _gc_paused():
+                            _write_index(self.path, self._fd, self._size, self.state)
+                finally:
+                    os.close(self._fd)
+
+    def _needs_index(self) -> bool:
+        if not self._indexable or self._broken or self.state.records < INDEX_MIN_RECORDS:
+            return False
+        # Nothing appended since an index covering the whole journal was read: it is current.
+        return self.state._indexed_size != self._size
 
     def __enter__(self) -> JournalWriter:
         return self
