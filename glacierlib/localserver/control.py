@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from glacierlib.exceptions import InvalidRequest, NotFound, ServiceError
 from glacierlib.localserver.errors import GlacierError, invalid, not_found
-from glacierlib.localserver.faults import REPLY_FAULT_KINDS, Fault, FaultTable, RequestStats
-from glacierlib.localserver.routes import Call, Reply
+from glacierlib.localserver.faults import Fault, FaultTable, RequestStats
 from glacierlib.localserver.service import GlacierService
 
 __all__ = ["CONTROL_PREFIX", "ControlClient", "handle_control"]
@@ -30,29 +28,6 @@ def _field(body: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value:
         raise invalid(f"control call needs '{name}'")
     return value
-
-
-def install_reply_faults(service: GlacierService, faults: FaultTable) -> None:
-    """Route every operation's reply through ``faults.rewrite`` (idempotent).
-
-    Reply faults (``body``, ``corrupt``, ``header``, ``drop_header``) must see the reply the
-    operation produced; the service's handler lookup is wrapped on this one instance, the
-    first time such a fault is scripted, so a server without reply faults is untouched.
-    """
-    if service.__dict__.get("_reply_faults") is faults:
-        return
-    original: Callable[[str], Callable[[Call], Reply]] = type(service).handler.__get__(service)
-
-    def handler(operation: str) -> Callable[[Call], Reply]:
-        run = original(operation)
-
-        def faulty(call: Call) -> Reply:
-            return faults.rewrite(run(call))
-
-        return faulty
-
-    service.__dict__["handler"] = handler
-    service.__dict__["_reply_faults"] = faults
 
 
 def handle_control(
@@ -102,8 +77,6 @@ def handle_control(
             fault, count = Fault.from_json(data)
         except (KeyError, ValueError, TypeError) as exc:
             raise invalid(f"bad fault: {exc}") from None
-        if fault.kind in REPLY_FAULT_KINDS:
-            install_reply_faults(service, faults)
         faults.add(fault, count)
         return 200, {"pending": faults.pending()}
     if (method, action) == ("DELETE", "faults"):

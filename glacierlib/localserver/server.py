@@ -184,9 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
                 fault = self._apply_fault(fault, reader)
                 if fault is None and self.close_connection:
                     return
-            reply = self._dispatch(
+            # Reply faults (body, corrupt, header, drop_header) act on the finished reply.
+            reply = self.server.faults.rewrite(self._dispatch(
                 route.operation, route, url, query, length=length, reader=reader
-            )
+            ))
         except GlacierError as exc:
             reply = self._error_reply(exc)
         except OSError:
