@@ -1,0 +1,208 @@
+"""Faults suite (issue 7): sync 200 files, some multipart, with 20% of requests failing.
+
+The local server runs in this process (``running_server``) and the CLI runs in-process
+(``glacierlib_cli.main.main``), talking to it over loopback HTTP with real signatures. The
+failures are scripted per operation through the control plane (:class:`FaultScript`): 500,
+503, 408, 400 ThrottlingException, reset connections and truncated replies, one in five
+requests of every operation the sync uses, spread through the run. The sync must complete,
+the vault must hold exactly the journal's live archives, and a full restore through the same
+kinds of faults must give byte-identical files.
+
+Truncated replies to the two calls that *create* something (UploadArchive,
+InitiateMultipartUpload) are scripted separately: the work is done server-side but the client
+never learns of it, and the retry creates a second one. Those cases are pinned by their own
+tests below (known bug, see their reasons).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from glacierlib.journal import read_journal
+from glacierlib.localserver import LocalServer, ServerConfig, running_server
+from glacierlib_cli.main import main
+
+from .support import (
+    FAILURE_KINDS,
+    MIB,
+    Endpoint,
+    FaultScript,
+    assert_vault_matches_journal,
+    make_tree,
+    orphans,
+    read_tree,
+    resume_lines,
+    vault_archive_ids,
+    vault_state,
+)
+
+pytestmark = pytest.mark.slow
+
+VAULT = "faults"
+SMALL_FILES = 188
+BIG_SIZES = (int(1.5 * MIB), 2 * MIB, 3 * MIB - 5, int(2.5 * MIB)) * 3  # 12 multipart files
+FRACTION = 0.2
+#: Replies whose loss the client cannot detect: never truncated in the main run.
+CREATING = ("UploadArchive", "InitiateMultipartUpload")
+NO_LOST_CREATE = tuple(k for k in FAILURE_KINDS if k != "truncate")
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with running_server(config=ServerConfig()) as srv:
+        yield srv
+
+
+def _sync(ep: Endpoint, root: Path, journal: Path, *extra: str) -> int:
+    return main(["sync", "--dir", str(root), "--vault", VAULT, "--journal", str(journal),
+                 "--partsize", "1", "--concurrency", "4", *extra, *ep.args()])
+
+
+def _rate(script: FaultScript, server: LocalServer) -> tuple[int, int]:
+    """(requests scripted so far, failures among them) over all scripted operations."""
+    used = script.consumed(server.control)
+    return (sum(n for n, _ in used.values()),
+            sum(sum(c.values()) for _, c in used.values()))
+
+
+def test_sync_and_restore_through_20_percent_faults(
+    server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ep = Endpoint.of(server)
+    root = tmp_path / "data"
+    journal = tmp_path / "journal.log"
+    files = make_tree(root, small=SMALL_FILES, big_sizes=BIG_SIZES, seed=7)
+    assert len(files) == 200
+    assert main(["create-vault", VAULT, *ep.args()]) == 0
+
+    # Expected requests: one per small file, (1 + parts + 1) per big one; scripts run a
+    # little longer than that so the whole run, retries included, meets faults.
+    parts = sum(-(-size // MIB) for size in BIG_SIZES)
+    script = FaultScript.build(
+        {"UploadArchive": 260, "InitiateMultipartUpload": 16, "UploadMultipartPart": parts + 10,
+         "CompleteMultipartUpload": 16},
+        fraction=FRACTION, seed=11,
+        kinds={op: NO_LOST_CREATE for op in CREATING},
+    )
+    script.arm(server.control)
+    code = _sync(ep, root, journal)
+    reruns = 0
+    while code != 0 and reruns < 2:  # a file whose retry budget ran out: the rerun finishes it
+        reruns += 1
+        code = _sync(ep, root, journal)
+    assert code == 0
+    requests, failures = _rate(script, server)
+    used = script.consumed(server.control)
+    kinds = {k for _, c in used.values() for k in c}
+    with capsys.disabled():
+        print(f"\nsync: {requests} requests, {failures} failed ({failures / requests:.0%}), "
+              f"reruns {reruns}: {dict(used)}")
+    server.control.clear_faults()
+    # The run met the faults it was meant to: about a fifth of its requests, every kind.
+    assert failures >= 0.15 * requests, (failures, requests)
+    assert kinds == set(FAILURE_KINDS)
+    assert_vault_matches_journal(server.control, VAULT, journal)
+    assert vault_state(server.control, VAULT)["uploads"] == []
+    assert len(vault_archive_ids(server.control, VAULT)) == 200
+
+    # Restore everything through InitiateJob and GetJobOutput faults.
+    shutil.rmtree(root)
+    root.mkdir()
+    restore_script = FaultScript.build(
+        {"InitiateJob": 260, "GetJobOutput": 300}, fraction=FRACTION, seed=13,
+        kinds={"InitiateJob": NO_LOST_CREATE},
+    )
+    restore_script.arm(server.control)
+    common = ["--dir", str(root), "--vault", VAULT, "--journal", str(journal),
+              "--concurrency", "4", *ep.args()]
+    restore = ["restore", "--max-number-of-files", "1000", *common]
+    code = main(restore)
+    if code != 0:
+        code = main(restore)
+    assert code == 0
+    code = main(["restore-completed", "--segment-size", "1", *common])
+    if code != 0:
+        code = main(["restore-completed", "--segment-size", "1", *common])
+    assert code == 0
+    requests, failures = _rate(restore_script, server)
+    with capsys.disabled():
+        print(f"restore: {requests} requests, {failures} failed ({failures / requests:.0%}): "
+              f"{dict(restore_script.consumed(server.control))}")
+    server.control.clear_faults()
+    assert failures >= 0.15 * requests, (failures, requests)
+    assert read_tree(root) == files
+    capsys.readouterr()
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a lost UploadArchive reply is retried blindly and "
+                   "leaves a second, unjournaled archive (orphan) in the vault")
+def test_lost_upload_archive_reply_leaves_no_orphan(server: LocalServer, tmp_path: Path) -> None:
+    ep = Endpoint.of(server)
+    root = tmp_path / "data"
+    journal = tmp_path / "journal.log"
+    make_tree(root, small=10, big_sizes=(), seed=3)
+    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    FaultScript({"UploadArchive": ("ok", "truncate") * 5}).arm(server.control)
+    assert _sync(ep, root, journal) == 0
+    assert orphans(server.control, VAULT, journal) == set()
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a lost InitiateMultipartUpload reply is retried "
+                   "blindly; the first upload is never recorded nor aborted and lingers")
+def test_lost_initiate_reply_leaves_no_stale_upload(
+    server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ep = Endpoint.of(server)
+    root = tmp_path / "data"
+    journal = tmp_path / "journal.log"
+    make_tree(root, small=0, big_sizes=(2 * MIB,), seed=4)
+    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    FaultScript({"InitiateMultipartUpload": ("truncate",)}).arm(server.control)
+    assert _sync(ep, root, journal) == 0
+    assert_vault_matches_journal(server.control, VAULT, journal)
+    # Never forgotten: list-uploads shows what is left (this part holds today) ...
+    stale = vault_state(server.control, VAULT)["uploads"]
+    capsys.readouterr()
+    assert main(["list-uploads", "--vault", VAULT, *ep.args()]) == 0
+    listed = capsys.readouterr().out
+    assert all(u["upload_id"] in listed for u in stale)
+    # ... but sync should clean up its own: the orphaned upload is still there (the bug).
+    assert stale == []
+
+
+def test_network_outage_fails_the_run_and_the_rerun_resumes(
+    server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outage longer than the retry budget: the run ends with exit 1, nothing recorded
+    wrongly; the rerun sends only the missing parts of the interrupted upload."""
+    ep = Endpoint.of(server)
+    root = tmp_path / "data"
+    journal = tmp_path / "journal.log"
+    size = 3 * MIB + 100
+    files = make_tree(root, small=1, big_sizes=(size,), seed=5)
+    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    # The first two parts go through, then the network is gone for every upload request.
+    server.control.inject_fault("UploadMultipartPart", "delay", 2, delay=0.0)
+    for operation in ("UploadMultipartPart", "UploadArchive"):
+        server.control.inject_fault(operation, "reset", 60)
+    assert main(["sync", "--dir", str(root), "--vault", VAULT, "--journal", str(journal),
+                 "--partsize", "1", "--concurrency", "3", *ep.args()]) == 1
+    server.control.clear_faults()
+    assert read_journal(journal, strict=True).archives == {}
+    uploads = vault_state(server.control, VAULT)["uploads"]
+    assert len(uploads) == 1 and len(uploads[0]["parts"]) == 2
+    done = sum(int(part[1]) for part in uploads[0]["parts"].values())
+    assert len(resume_lines(journal)) == 1  # the upload is recorded for the next run
+    server.control.reset_stats()
+    assert _sync(ep, root, journal) == 0
+    sent = server.control.stats()["bytes_received"]["UploadMultipartPart"]
+    assert sent == size - done  # only the missing parts
+    assert_vault_matches_journal(server.control, VAULT, journal)
+    assert vault_state(server.control, VAULT)["uploads"] == []
+    assert resume_lines(journal) == []
+    assert {e.name for e in read_journal(journal).archives.values()} == set(files)
+    capsys.readouterr()
