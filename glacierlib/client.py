@@ -39,6 +39,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     NoRegionError,
     PaginationError,
@@ -386,6 +387,32 @@ class _RetryHooks:
             request_dict.setdefault("context", {})[_RETRY_NOTE] = (reason, time.monotonic())
         return None
 
+    def short_body(self, response: Any = None, operation: Any = None, attempts: int = 1,
+                   request_dict: Any = None, **_: Any) -> float | None:
+        """Registered first: a reply cut off mid-body is a failed attempt, not an answer.
+
+        botocore reads non-streaming bodies without checking them against Content-Length
+        (its HTTP session turns urllib3's check off), and with current urllib3 a connection
+        dropped mid-body yields the bytes that arrived: truncated JSON that parses as a
+        successful, *empty* reply (an empty job list, a vault without a name). Retry it; when
+        the attempts are spent, raise ``IncompleteReadError`` (a typed ServiceUnavailable).
+        """
+        if response is None or getattr(operation, "has_streaming_output", True):
+            return None
+        http = response[0]
+        declared = str(getattr(http, "headers", {}).get("content-length", ""))
+        if not declared.isdigit():
+            return None
+        received = len(http.content or b"")
+        if received >= int(declared):
+            return None
+        if attempts >= self._policy.max_attempts:
+            raise IncompleteReadError(actual_bytes=received, expected_bytes=int(declared))
+        if isinstance(request_dict, dict):
+            request_dict.setdefault("context", {})[_RETRY_NOTE] = (
+                f"reply cut off after {received} of {declared} bytes", time.monotonic())
+        return self._policy.delay(attempts)
+
     def add_408(self, response: Any = None, attempts: int = 1, **_: Any) -> float | None:
         """Registered last: retry a 408 whatever its error code (standard mode does not)."""
         if response is None or attempts >= self._policy.max_attempts:
@@ -601,6 +628,7 @@ class GlacierStore:
         events.register_first("before-call.glacier.UploadArchive", _supply_content_sha256)
         events.register_first("before-call.glacier.UploadMultipartPart", _supply_content_sha256)
         events.register_first("needs-retry.glacier", hooks.veto)
+        events.register_first("needs-retry.glacier", hooks.short_body)
         events.register_last("needs-retry.glacier", hooks.add_408)
         events.register("request-created.glacier", hooks.report)
         self._closed = threading.Event()

@@ -231,6 +231,10 @@ class Executor:
         self._skipped: list[Skip] = []
         self._failed: list[FileFailure] = []
         self._changed: list[str] = []
+        # Descriptions this run asked to initiate, and the upload ids it got back or resumed:
+        # see abort_strays.
+        self._initiated: set[str] = set()
+        self._upload_ids: set[str] = set()
 
     def __enter__(self) -> Executor:
         return self
@@ -447,7 +451,12 @@ class Executor:
         """Initiate on the scheduling thread, inside a slot (it is a request too)."""
         self._acquire()
         try:
-            return self.store.initiate_multipart_upload(self.vault, part_size, description)
+            with self._lock:
+                self._initiated.add(description)
+            upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
+            with self._lock:
+                self._upload_ids.add(upload_id)
+            return upload_id
         except BaseException as exc:
             self._fail(name, exc)
             return None
@@ -484,6 +493,8 @@ class Executor:
                 and pending.description == action.description):
             known = self._resume_parts(pending)
             if known is not None:
+                with self._lock:
+                    self._upload_ids.add(pending.upload_id)
                 state = _Multipart(action, file.rel, pending.upload_id, action.part_size)
                 state.known = known
                 self.on_event(Notice(f"{file.rel}: resuming an interrupted upload, "
@@ -543,6 +554,34 @@ class Executor:
             self._abort_id(pending.upload_id, pending.name, in_slot=False)
             self.resume.ended(pending.upload_id)
         return len(leftovers)
+
+    def abort_strays(self) -> int:
+        """Abort uploads this run started but never heard of: lost Initiate replies.
+
+        When the reply to InitiateMultipartUpload is lost, the service has an upload we never
+        learnt the id of, and the retry starts a second one. The stray carries the description
+        we sent, so after the run it is found among the vault's unfinished uploads: one with a
+        description this run initiated and an id this run neither used nor keeps for resume.
+        Returns how many were aborted.
+        """
+        with self._lock:
+            descriptions = set(self._initiated)
+            ours = set(self._upload_ids)
+        if not descriptions:
+            return 0
+        if self.resume is not None:
+            ours.update(p.upload_id for p in self.resume.pending)
+        try:
+            strays = [u for u in self._in_slot(
+                lambda: list(self.store.list_multipart_uploads(self.vault)))
+                if u.archive_description in descriptions and u.upload_id not in ours]
+        except GlacierlibError as exc:
+            logger.warning("could not list unfinished uploads to clean up: %s", exc.message)
+            return 0
+        for upload in strays:
+            logger.info("aborting stray upload %s left by a lost reply", upload.upload_id)
+            self._abort_id(upload.upload_id, upload.archive_description or "", in_slot=False)
+        return len(strays)
 
     def _scheduler_done(self, state: _Multipart) -> None:
         """Give back the scheduler's token; if every part is done already, finish here."""
@@ -668,7 +707,11 @@ class Executor:
             self.on_event(BytesMoved(len(first), name))
             return StreamUploaded(created.archive_id, len(first), body.tree_hash)
         try:
+            with self._lock:
+                self._initiated.add(description)
             upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
+            with self._lock:
+                self._upload_ids.add(upload_id)
         except BaseException:
             self._slots.release()
             raise

@@ -775,3 +775,31 @@ def test_one_client_serves_many_threads(store: GlacierStore, server: Any) -> Non
                                               combine_tree_hashes(hashes))
     assert created.tree_hash == tree_hash_bytes(payload)
     assert requests_of(server, "UploadMultipartPart") == 8
+
+
+# --------------------------------------------------------------------------- truncated replies
+
+
+@pytest.mark.parametrize("operation", ["DescribeVault", "ListVaults", "ListJobs"])
+def test_truncated_reply_is_retried_not_read_as_empty(
+    server: LocalServer, store: GlacierStore, events: Events, operation: str,
+) -> None:
+    """A JSON reply cut off mid-body is a failed attempt (botocore would parse it as empty)."""
+    store.initiate_inventory_retrieval(VAULT)
+    server.control.inject_fault(operation, "truncate", 1)
+    if operation == "DescribeVault":
+        assert store.describe_vault(VAULT).name == VAULT
+    elif operation == "ListVaults":
+        assert [v.name for v in store.list_vaults()] == [VAULT]
+    else:
+        assert len(list(store.list_jobs(VAULT))) == 1
+    assert requests_of(server, operation) == 2
+    assert len(events.retries()) == 1
+
+
+def test_reply_truncated_every_time_is_a_typed_error(server: LocalServer,
+                                                    store: GlacierStore) -> None:
+    server.control.inject_fault("DescribeVault", "truncate", 10)
+    with pytest.raises(ServiceUnavailable):
+        store.describe_vault(VAULT)
+    assert requests_of(server, "DescribeVault") == 3  # every attempt, then the error

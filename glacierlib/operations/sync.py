@@ -123,6 +123,10 @@ def sync(
                               part_size=settings.part_size, on_event=on_event,
                               resume=resume) as executor:
                     result = executor.run(actions)
+                    strays = executor.abort_strays()
+                    if strays:
+                        on_event(Notice(f"aborted {strays} stray upload(s) left by lost "
+                                        "replies of the service"))
                     if settings.max_number_of_files is None:
                         stale = executor.abort_leftovers()
                         if stale:

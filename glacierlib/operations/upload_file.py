@@ -121,6 +121,7 @@ def upload_file(
                 if local is not None:
                     part_size, raised = choose_part_size(local.size, settings.part_size)
                     report = executor.run([Upload(local, description, part_size, raised)])
+                    executor.abort_strays()
                     if report.changed:
                         raise GlacierlibError(f"{name}: the file changed while it was "
                                               "uploaded; nothing was recorded")
@@ -131,8 +132,11 @@ def upload_file(
                     return UploadReport(name, entry.archive_id, entry.size, entry.tree_hash,
                                         mtime)
                 source = stream if stream is not None else sys.stdin.buffer
-                done = executor.upload_stream(
-                    source, name, description, size_hint=settings.check_max_file_size)
+                try:
+                    done = executor.upload_stream(
+                        source, name, description, size_hint=settings.check_max_file_size)
+                finally:
+                    executor.abort_strays()
         journal.created(done.archive_id, done.size, mtime, done.tree_hash, name)
         on_event(FileDone(name, done.size, "upload", done.archive_id))
         if settings.check_max_file_size is not None and done.size > settings.check_max_file_size:

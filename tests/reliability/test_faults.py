@@ -151,8 +151,6 @@ def test_lost_upload_archive_reply_leaves_no_orphan(server: LocalServer, tmp_pat
     assert orphans(server.control, VAULT, journal) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a lost InitiateMultipartUpload reply is retried "
-                   "blindly; the first upload is never recorded nor aborted and lingers")
 def test_lost_initiate_reply_leaves_no_stale_upload(
     server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -170,7 +168,7 @@ def test_lost_initiate_reply_leaves_no_stale_upload(
     assert main(["list-uploads", "--vault", VAULT, *ep.args()]) == 0
     listed = capsys.readouterr().out
     assert all(u["upload_id"] in listed for u in stale)
-    # ... but sync should clean up its own: the orphaned upload is still there (the bug).
+    # ... and sync cleans up its own: the stray left by the lost reply was aborted.
     assert stale == []
 
 
