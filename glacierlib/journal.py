@@ -32,9 +32,10 @@ about the format and careful about crashes:
   ``<journal>.torn-<UTC timestamp>`` next to the journal, truncates the journal to its last
   complete line and reports that: the bytes are never silently dropped.
 * **Durability.** Each record is one ``os.write`` of one complete line on an ``O_APPEND``
-  descriptor, followed by ``fdatasync`` unless ``fsync=False``. A crash can lose only the
-  record being written; a failed write is truncated away so later records never follow a
-  fragment.
+  descriptor, and is on disk (``fdatasync``, unless ``fsync=False``) before the call that
+  appended it returns; threads appending at once share one sync (group commit). A crash can
+  lose only records whose calls had not returned; a failed write is truncated away so later
+  records never follow a fragment.
 * **Locking.** The journal is the lock. A writer holds ``flock(LOCK_EX)`` for its lifetime and
   a second writer is refused at once with ``JournalLockedError``. Readers take ``LOCK_SH``
   while they read; if a writer holds the journal they still read the complete lines written
@@ -847,6 +848,11 @@ def _repair_torn_tail(fd: int, path: Path, fsync: bool) -> str | None:
             "last complete line")
 
 
+def _append_error(exc: OSError, path: Path) -> JournalError:
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "error")
+    return JournalError(f"cannot append to the journal: {reason}", path=path)
+
+
 @attrs.define(init=False)
 class JournalWriter:
     """The one process allowed to append to a journal, for as long as it is open.
@@ -864,6 +870,9 @@ class JournalWriter:
     _closed: bool
     _broken: bool
     _indexable: bool
+    _sync_lock: threading.Lock
+    _written: int
+    _synced: int
 
     def __init__(self, path: Path, fd: int, state: JournalState, fsync: bool,
                  indexable: bool = False) -> None:
@@ -876,6 +885,9 @@ class JournalWriter:
         self._closed = False
         self._broken = False
         self._indexable = indexable
+        self._sync_lock = threading.Lock()
+        self._written = 0  # records appended by this writer
+        self._synced = 0  # of which known to be on disk
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, fsync: bool = True,
@@ -933,19 +945,39 @@ class JournalWriter:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(self._fd, view):]
-                if self._fsync:
-                    _sync(self._fd)
             except OSError as exc:
                 try:
                     os.ftruncate(self._fd, start)  # never leave a fragment before a record
                 except OSError:
                     self._broken = True
-                reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "error")
-                raise JournalError(f"cannot append to the journal: {reason}",
-                                   path=self.path) from None
+                raise _append_error(exc, self.path) from None
             self._size = start + len(data)
             self.state.records += 1
             self.state._apply(record, self.path, self.state.records, None, False)
+            self._written += 1
+            ticket = self._written
+        if self._fsync:
+            self._sync_through(ticket)
+
+    def _sync_through(self, ticket: int) -> None:
+        """Return once record number ``ticket`` is on disk: group commit.
+
+        Threads appending at once share one fdatasync instead of queueing one each behind the
+        append lock (small-file syncs are bound by it). Every record is still durable before
+        its ``created``/``deleted`` call returns. A failed sync cannot be undone for records
+        others appended since, so it marks the writer broken: nothing more is appended.
+        """
+        with self._sync_lock:
+            if self._synced >= ticket:
+                return  # a sync that began after our write covered it
+            with self._lock:
+                target = self._written
+            try:
+                _sync(self._fd)
+            except OSError as exc:
+                self._broken = True
+                raise _append_error(exc, self.path) from None
+            self._synced = target
 
     def created(  # noqa: PLR0917 - the contract in docs/architecture.md
         self, archive_id: str, size: int, mtime: int | None, tree_hash: TreeHash, name: str,

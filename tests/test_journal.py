@@ -645,3 +645,50 @@ def test_reader_takes_a_shared_lock(tmp_path: Path) -> None:
 def test_journal_kinds_are_the_mt_aws_glacier_words() -> None:
     assert (CREATED, DELETED, RETRIEVE_JOB) == ("CREATED", "DELETED", "RETRIEVE_JOB")
     assert os.linesep == "\n"
+
+
+def test_concurrent_appends_share_syncs_and_each_returns_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Group commit: 8 threads x 10 records take fewer syncs than records, and no call returns
+    before a completed sync that covered its line."""
+    import time as time_module
+
+    import glacierlib.journal as journal_module
+
+    path = tmp_path / "j.log"
+    real_sync = journal_module._sync
+    covered: set[str] = set()  # archive ids whose lines a *completed* sync had on file
+    syncs = 0
+    guard = threading.Lock()
+
+    def slow_sync(fd: int) -> None:
+        nonlocal syncs
+        on_file = {line.split("\t")[3] for line in path.read_text().splitlines()}
+        time_module.sleep(0.01)  # a slow disk makes writers overlap
+        real_sync(fd)
+        with guard:
+            covered.update(on_file)
+            syncs += 1
+
+    monkeypatch.setattr(journal_module, "_sync", slow_sync)
+    h = TreeHash.from_hex(H1)
+    not_durable: list[str] = []
+    with JournalWriter.open(path) as writer:
+
+        def work(t: int) -> None:
+            for i in range(10):
+                aid = f"T{t}-{i}"
+                writer.created(aid, 1, 1, h, f"t{t}/f{i}")
+                with guard:
+                    if aid not in covered:
+                        not_durable.append(aid)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not_durable == []
+    assert 0 < syncs < 80
+    assert len(read_journal(path).archives) == 80
