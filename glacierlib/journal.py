@@ -65,6 +65,7 @@ import errno
 import fcntl
 import gc
 import hashlib
+import itertools
 import json
 import logging
 import marshal
@@ -76,7 +77,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import attrs
 
@@ -111,7 +112,7 @@ _MAX_LINE_BYTES = 1 << 20  # far above any real record; bounds memory on garbage
 _MAX_WARNINGS = 200  # a merged journal can hold a million tolerated states: keep a sample
 _READER_WAIT_SECONDS = 30.0
 INDEX_MIN_RECORDS = 50_000  # below this a full parse takes well under a second
-_INDEX_MAGIC = b"glacierlib-journal-index 1\n"
+_INDEX_MAGIC = b"glacierlib-journal-index 2\n"
 _FINGERPRINT_HEAD = 1 << 20
 _FINGERPRINT_TAIL = 64 << 10
 
@@ -576,30 +577,56 @@ def _fingerprint(fd: int, size: int) -> str:
 
 
 def _load_index(f: IO[bytes], path: Path, state: JournalState) -> int:
-    """Restore ``state`` from a matching index; return the journal offset it covers, or 0."""
+    """Restore ``state`` from a matching index; return the journal offset it covers, or 0.
+
+    Layout: magic, then chunks (8-byte little-endian length + ``marshal`` of a tagged tuple:
+    ``("live", {...})`` slices of the live archives, then one ``("meta", (jobs, warnings,
+    records))``), then the JSON header and its 8-byte length, last so that it can carry the
+    CRC and length of everything before it without a second pass.
+    """
     try:
         data = _index_path(path).read_bytes()
     except OSError:
         return 0
     try:
-        if not data.startswith(_INDEX_MAGIC):
+        if not data.startswith(_INDEX_MAGIC) or len(data) < len(_INDEX_MAGIC) + 8:
             raise ValueError("not an index")
-        end = data.index(b"\n", len(_INDEX_MAGIC))
-        header = json.loads(data[len(_INDEX_MAGIC) : end])
+        header_len = int.from_bytes(data[-8:], "little")
+        header_at = len(data) - 8 - header_len
+        if header_at < len(_INDEX_MAGIC):
+            raise ValueError("index header out of place")
+        header = json.loads(data[header_at:-8])
         st = os.fstat(f.fileno())
         size = header["size"]
         if (header["dev"], header["ino"]) != (st.st_dev, st.st_ino) or not 0 < size <= st.st_size:
             raise ValueError("index of another journal or of a longer one")
         if header["fingerprint"] != _fingerprint(f.fileno(), size):
             raise ValueError("journal changed before the indexed size")
-        payload = memoryview(data)[end + 1 :]
+        payload = memoryview(data)[len(_INDEX_MAGIC) : header_at]
         if len(payload) != header["length"] or zlib.crc32(payload) != header["crc32"]:
             raise ValueError("index damaged")
-        # Only our own writer makes this file, next to a journal it could rewrite anyway; the
-        # CRC above catches damage, and the shapes are checked below.
-        live, jobs, warnings, records = marshal.loads(payload)  # noqa: S302
-        if not (isinstance(live, dict) and isinstance(jobs, dict)
-                and isinstance(warnings, list) and isinstance(records, int)):
+        live: dict[str, _Live] = {}
+        meta: object = None
+        pos = 0
+        while pos < len(payload):
+            n = int.from_bytes(payload[pos : pos + 8], "little")
+            # Only our own writer makes this file, next to a journal it could rewrite anyway;
+            # the CRC above catches damage, and the shapes are checked below.
+            tag, value = marshal.loads(payload[pos + 8 : pos + 8 + n])  # noqa: S302
+            pos += 8 + n
+            if tag == "live" and isinstance(value, dict):
+                live.update(value)
+            elif tag == "meta":
+                meta = value
+            else:
+                raise ValueError("index has an unknown chunk")
+        if not (isinstance(meta, tuple) and len(meta) == 3):
+            raise ValueError("index has no meta chunk")
+        jobs: object = meta[0]
+        warnings: object = meta[1]
+        records: object = meta[2]
+        if not (isinstance(jobs, dict) and isinstance(warnings, list)
+                and isinstance(records, int)):
             raise ValueError("index has an unexpected shape")
     except (ValueError, KeyError, TypeError, EOFError, OSError) as exc:
         logger.debug("journal index of %s not used: %s", path, exc)
@@ -614,22 +641,37 @@ def _load_index(f: IO[bytes], path: Path, state: JournalState) -> int:
     return int(size)
 
 
+_INDEX_CHUNK = 65_536  # live archives per chunk: bounds the memory a write needs (~15 MB)
+
+
 def _write_index(path: Path, fd: int, size: int, state: JournalState) -> None:
     """Save the parsed state for the next load (atomically; failures only cost speed)."""
     st = os.fstat(fd)
-    payload = marshal.dumps(
-        (state._live, state._jobs, state._content_warnings, state.records), 4)
-    header = json.dumps({
-        "dev": st.st_dev, "ino": st.st_ino, "size": size,
-        "fingerprint": _fingerprint(fd, size), "length": len(payload),
-        "crc32": zlib.crc32(payload),
-    }).encode()
     target = _index_path(path)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    crc = 0
+    length = 0
     try:
         with open(tmp, "wb") as out:
-            out.write(_INDEX_MAGIC + header + b"\n")
-            out.write(payload)
+            out.write(_INDEX_MAGIC)
+            items = iter(state._live.items())
+            chunks: Iterator[tuple[str, Any]] = itertools.chain(
+                iter(lambda: ("live", dict(itertools.islice(items, _INDEX_CHUNK))),
+                     ("live", {})),
+                [("meta", (state._jobs, state._content_warnings, state.records))],
+            )
+            for chunk in chunks:
+                blob = marshal.dumps(chunk, 4)
+                framed = len(blob).to_bytes(8, "little")
+                for piece in (framed, blob):
+                    out.write(piece)
+                    crc = zlib.crc32(piece, crc)
+                length += 8 + len(blob)
+            header = json.dumps({
+                "dev": st.st_dev, "ino": st.st_ino, "size": size,
+                "fingerprint": _fingerprint(fd, size), "length": length, "crc32": crc,
+            }).encode()
+            out.write(header + len(header).to_bytes(8, "little"))
         os.replace(tmp, target)
     except OSError as exc:
         logger.debug("journal index of %s not written: %s", path, exc)

@@ -81,7 +81,7 @@ def test_errors_in_appended_lines_name_the_right_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("change", ["rewrite", "truncate", "edit_tail", "damage_index",
-                                    "garbage_index", "other_journal"])
+                                    "damage_payload", "garbage_index", "other_journal"])
 def test_an_index_that_does_not_match_is_ignored(tmp_path: Path, change: str) -> None:
     path = tmp_path / "j.log"
     build(path)
@@ -100,6 +100,10 @@ def test_an_index_that_does_not_match_is_ignored(tmp_path: Path, change: str) ->
     elif change == "damage_index":
         raw = bytearray(index.read_bytes())
         raw[-10] ^= 0xFF
+        index.write_bytes(bytes(raw))
+    elif change == "damage_payload":  # a bit flipped in the archives, not the header
+        raw = bytearray(index.read_bytes())
+        raw[len(raw) // 3] ^= 0x01
         index.write_bytes(bytes(raw))
     elif change == "garbage_index":
         index.write_bytes(b"not an index at all")
