@@ -373,10 +373,14 @@ class Executor:
 
     # -- tasks (worker threads) ----------------------------------------------------------------
 
+    def _delete_recorded(self, archive_id: str, name: str) -> None:
+        """Delete an archive, then journal it: the DELETED line only once the service agreed."""
+        self.store.delete_archive(self.vault, archive_id)
+        self.journal.deleted(archive_id, name)
+
     def _task_delete(self, action: Delete) -> None:
         try:
-            self.store.delete_archive(self.vault, action.archive_id)
-            self.journal.deleted(action.archive_id, action.name)
+            self._delete_recorded(action.archive_id, action.name)
         except BaseException as exc:
             self._fail(action.name, exc)
             return
@@ -436,8 +440,7 @@ class Executor:
         if isinstance(action, Replace):
             old = action.old
             try:
-                self.store.delete_archive(self.vault, old.archive_id)
-                self.journal.deleted(old.archive_id, old.name)
+                self._delete_recorded(old.archive_id, old.name)
             except BaseException as exc:
                 self._fail(file.rel, exc)
                 return
