@@ -367,16 +367,36 @@ def _failure_of(response: Any, caught: BaseException | None) -> tuple[str, int |
     return f"HTTP {status}" + (f" {code}" if code else ""), status
 
 
+#: Failures that happen before a request can reach the service: nothing was stored.
+_NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)
+
+
 class _RetryHooks:
     """Event hooks around botocore's standard retry handler (see the module docstring)."""
 
     def __init__(self, policy: RetryPolicy, on_event: ProgressCallback) -> None:
         self._policy = policy
         self._on_event = on_event
+        # Per calling thread: botocore runs a call's hooks on the thread that made the call.
+        self._lost = threading.local()
+
+    def start_counting_lost_replies(self) -> None:
+        self._lost.count = 0
+
+    def lost_replies(self) -> int:
+        return int(getattr(self._lost, "count", 0))
 
     def veto(self, response: Any = None, request_dict: Any = None, **kwargs: Any) -> Any:
-        """Registered first: note the failure; refuse to retry quota errors."""
+        """Registered first: note the failure; refuse to retry quota errors.
+
+        A single-request upload that failed after it may have reached the service is counted
+        (see ``ArchiveCreated.lost_replies``): its retry can store a second copy.
+        """
         caught = kwargs.get("caught_exception")
+        operation = getattr(kwargs.get("operation"), "name", "")
+        if (caught is not None and operation == "UploadArchive"
+                and not isinstance(caught, _NOT_SENT)):
+            self._lost.count = self.lost_replies() + 1
         if response is not None and isinstance(response[1], Mapping):
             code = (response[1].get("Error") or {}).get("Code")
             if code in ("LimitExceededException", "PolicyEnforcedException",
@@ -623,7 +643,7 @@ class GlacierStore:
         install_secret_redaction()
         self._endpoint = str(self._client.meta.endpoint_url)
         self._region = str(self._client.meta.region_name)
-        hooks = _RetryHooks(self._retry, on_event)
+        hooks = self._hooks = _RetryHooks(self._retry, on_event)
         events = self._client.meta.events
         events.register_first("before-call.glacier.UploadArchive", _supply_content_sha256)
         events.register_first("before-call.glacier.UploadMultipartPart", _supply_content_sha256)
@@ -739,11 +759,22 @@ class GlacierStore:
             raise InvalidRequest("UploadArchive: an archive cannot be empty",
                                  operation="UploadArchive")
         what = f"vault {vault!r}, {body.length} bytes"
-        result = self._call(
-            "UploadArchive", what, "upload_archive", vaultName=vault,
-            archiveDescription=description, checksum=body.tree_hash.hex,
-            body=_HashedBody(body),
-        )
+        self._hooks.start_counting_lost_replies()
+        try:
+            result = self._call(
+                "UploadArchive", what, "upload_archive", vaultName=vault,
+                archiveDescription=description, checksum=body.tree_hash.hex,
+                body=_HashedBody(body),
+            )
+        except GlacierlibError:
+            lost = self._hooks.lost_replies()
+            if lost:
+                logger.warning(
+                    "UploadArchive to vault %r failed after %d attempt(s) whose reply was lost; "
+                    "the vault may hold a copy the journal does not list (check-remote shows "
+                    "it as an orphan)", vault, lost)
+            raise
+        lost = self._hooks.lost_replies()
         archive_id = str(result.get("archiveId") or "")
         if not archive_id:
             raise ServiceError("UploadArchive: the response has no archive id",
@@ -751,7 +782,7 @@ class GlacierStore:
         self._check_hash(result.get("checksum"), body.tree_hash,
                          f"archive {archive_id} (single upload to vault {vault!r})")
         return ArchiveCreated(archive_id, body.tree_hash, body.length,
-                              str(result.get("location") or ""))
+                              str(result.get("location") or ""), lost_replies=lost)
 
     def delete_archive(self, vault: str, archive_id: str) -> None:
         try:

@@ -142,6 +142,7 @@ OPTION_FIELDS: Mapping[str, str] = {
     "stdin": "stdin",
     "check-max-file-size": "check_max_file_size",
     "fsync": "fsync",
+    "multipart-only": "multipart_only",
     "quiet": "quiet",
     "verbose": "verbose",
 }
@@ -524,6 +525,7 @@ class Settings:
     format: str = attrs.field(default="for-humans", converter=_lower, validator=_one_of(FORMATS))
     follow: bool = attrs.field(default=False, converter=_to_bool)
     fsync: bool = attrs.field(default=True, converter=_to_bool)
+    multipart_only: bool = attrs.field(default=False, converter=_to_bool)
 
     # Output
     quiet: bool = attrs.field(default=False, converter=_to_bool)

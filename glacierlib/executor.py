@@ -111,6 +111,9 @@ class ExecutionReport:
     skipped: tuple[Skip, ...] = ()
     failed: tuple[FileFailure, ...] = ()
     changed: tuple[str, ...] = ()
+    #: Files uploaded in one request after an attempt whose reply was lost: the vault may hold
+    #: an extra, unjournaled copy of each (``check-remote`` lists it as an orphan).
+    in_doubt: tuple[str, ...] = ()
 
     @property
     def unstorable(self) -> tuple[Skip, ...]:
@@ -203,7 +206,7 @@ class Executor:
     def __init__(
         self, store: VaultStore, vault: str, journal: JournalSink, *, concurrency: int = 4,
         part_size: int, on_event: ProgressCallback = ignore_progress,
-        resume: ResumeState | None = None,
+        resume: ResumeState | None = None, single_request_uploads: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -214,6 +217,7 @@ class Executor:
         self.part_size = part_size
         self.on_event = on_event
         self.resume = resume
+        self.single_request_uploads = single_request_uploads
         self._planned_files = 0
         self._planned_bytes = 0
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -231,6 +235,7 @@ class Executor:
         self._skipped: list[Skip] = []
         self._failed: list[FileFailure] = []
         self._changed: list[str] = []
+        self._in_doubt: list[str] = []
         # Descriptions this run asked to initiate, and the upload ids it got back or resumed:
         # see abort_strays.
         self._initiated: set[str] = set()
@@ -276,6 +281,7 @@ class Executor:
                 replaced=self._replaced, deleted=self._deleted,
                 verified_unchanged=self._unchanged, skipped=tuple(self._skipped),
                 failed=tuple(self._failed), changed=tuple(self._changed),
+                in_doubt=tuple(self._in_doubt),
             )
 
     def _drain_followups(self) -> None:
@@ -311,7 +317,7 @@ class Executor:
                     f"{action.file.rel}: part size raised to {action.part_size >> 20} MiB "
                     f"(a file of {action.file.size} bytes needs more than 10,000 parts at the "
                     f"requested size)"))
-            if action.file.size <= action.part_size:
+            if self.single_request_uploads and action.file.size <= action.part_size:
                 self._submit(self._task_single_file, action)
             else:
                 self._schedule_multipart_file(action)
@@ -423,6 +429,13 @@ class Executor:
             self._fail(file.rel, exc)
             return
         self.on_event(BytesMoved(file.size, file.rel))
+        if created.lost_replies:
+            with self._lock:
+                self._in_doubt.append(file.rel)
+            self.on_event(Notice(
+                f"{file.rel}: the reply to an earlier upload attempt was lost; if the service "
+                "stored that attempt, the vault holds a copy the journal does not list "
+                "(check-remote shows it as an orphan; --multipart-only avoids this)", "warning"))
         self._record(action, created, body.tree_hash)
 
     def _record(self, action: Upload | Replace, created: ArchiveCreated,

@@ -74,12 +74,19 @@ class PartBody:
 
 @attrs.frozen
 class ArchiveCreated:
-    """An archive the store has accepted (single upload or completed multipart)."""
+    """An archive the store has accepted (single upload or completed multipart).
+
+    ``lost_replies`` counts earlier attempts of a single-request upload that failed after the
+    request may have reached the service (connection dropped, reply cut off or timed out).
+    UploadArchive has no idempotency token, so each such attempt may have stored a copy that
+    nobody knows the id of: the caller tells the user instead of staying silent.
+    """
 
     archive_id: str
     tree_hash: TreeHash
     size: int
     location: str = ""
+    lost_replies: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen

@@ -117,6 +117,9 @@ CATALOGUE: tuple[Option, ...] = (
        "output format: for-humans (default), mtmsg or json (JSON only, without OK DONE)"),
     _f("follow", "follow symbolic links while walking --dir"),
     Option("fsync", "switch", "fsync the journal after every record (default: on)"),
+    _f("multipart-only", "upload small files with a multipart upload too (three requests "
+                         "instead of one): a retry after a lost reply then never stores a "
+                         "second copy"),
     # local-server
     _v("data-dir", "DIR", "directory where the local server keeps its vaults", settings=False),
     _v("port", "PORT", "TCP port (default: 0, a free port)", settings=False),

@@ -559,6 +559,45 @@ def test_archive_upload_survives_a_reset(store: GlacierStore, server: Any,
     assert "connection" in events.retries()[0].reason
 
 
+@pytest.mark.parametrize(("kind", "lost"), [("truncate", 1), ("reset", 1), ("error", 0)])
+def test_upload_archive_counts_attempts_whose_reply_was_lost(
+    store: GlacierStore, server: Any, kind: str, lost: int
+) -> None:
+    """A lost reply (cut off, or the connection dropped) may follow a stored archive; an error
+    reply may not. Only the first kind is counted, so the caller can warn of a second copy."""
+    server.control.inject_fault("UploadArchive", kind, 1)
+    created = store.upload_archive(VAULT, PartBody.from_bytes(b"abc" * 100), "d")
+    assert created.lost_replies == lost
+    stored = len(server.control.state()["vaults"][VAULT]["archives"])
+    assert stored == 1 + (kind == "truncate")  # the truncated reply came after storing
+    assert store.upload_archive(VAULT, PartBody.from_bytes(b"xyz"), "e").lost_replies == 0
+
+
+def test_lost_replies_of_a_failed_upload_are_logged_refusals_are_not(
+    store: GlacierStore, server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the upload finally fails, the archive id is unknowable: say so in the log. A
+    connection that was never made cannot have stored anything: no such warning."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    policy = RetryPolicy(max_attempts=2, base_delay=0)
+    targets = {"refused": f"http://127.0.0.1:{port}", "lost": server.endpoint_url}
+    server.control.inject_fault("UploadArchive", "truncate", 2)
+    for what, url in targets.items():
+        caplog.clear()
+        other = GlacierStore(make_session(Connection()), Connection(
+            region=server.region, endpoint_url=url, protocol="http",
+            access_key=server.access_key, secret_key=server.secret_key, concurrency=1),
+            retry=policy)
+        with caplog.at_level("WARNING", logger="glacierlib"), pytest.raises(GlacierlibError):
+            other.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
+        warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
+        assert len(warned) == (what == "lost"), (what, warned)
+        if warned:
+            assert "2 attempt(s)" in warned[0] and "check-remote" in warned[0]
+
+
 def test_job_output_stream_break_is_typed_at_the_bottom(
     store: GlacierStore, server: Any
 ) -> None:

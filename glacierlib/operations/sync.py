@@ -121,7 +121,8 @@ def sync(
             try:
                 with Executor(store, vault, writer, concurrency=settings.concurrency,
                               part_size=settings.part_size, on_event=on_event,
-                              resume=resume) as executor:
+                              resume=resume,
+                              single_request_uploads=not settings.multipart_only) as executor:
                     result = executor.run(actions)
                     strays = executor.abort_strays()
                     if strays:

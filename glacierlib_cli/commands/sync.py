@@ -18,7 +18,7 @@ NAME = "sync"
 SUMMARY = "upload new (and modified) files of --dir, delete archives of removed files"
 OPTIONS = ("dir", "vault", "journal", "concurrency", "partsize", "dry-run", "filter",
            "include", "exclude", "new", "replace-modified", "delete-removed", "detect",
-           "max-number-of-files", "follow", "fsync", "leaf-optimization")
+           "max-number-of-files", "follow", "fsync", "multipart-only", "leaf-optimization")
 REQUIRED = ("dir", "vault", "journal")
 
 
@@ -51,6 +51,12 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
         ui.out(f"CHANGED while uploading, not recorded (the next sync retries them): "
                f"{len(result.changed)}")
         for name in result.changed:
+            ui.out(f"  {name}")
+    if result.in_doubt:
+        ui.out(f"POSSIBLE EXTRA COPIES: {len(result.in_doubt)} file(s) stored after an attempt "
+               "whose reply was lost; the vault may also hold an unjournaled copy of each "
+               "(check-remote lists such copies as orphans):")
+        for name in result.in_doubt:
             ui.out(f"  {name}")
     if result.failed:
         ui.out(f"FAILED: {len(result.failed)} file(s):")

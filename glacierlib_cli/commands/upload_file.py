@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 NAME = "upload-file"
 SUMMARY = "upload one file or standard input, tracked in the journal"
 OPTIONS = ("vault", "journal", "filename", "dir", "set-rel-filename", "stdin",
-           "check-max-file-size", "concurrency", "partsize", "fsync")
+           "check-max-file-size", "concurrency", "partsize", "fsync", "multipart-only")
 REQUIRED = ("vault", "journal", "filename|stdin")
 
 
