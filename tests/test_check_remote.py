@@ -97,3 +97,25 @@ def test_no_inventory_exits_75(local_server: LocalServer, tmp_path: Path) -> Non
         store.create_vault(VAULT)
     result = _check(local_server, tmp_path / "journal")
     assert result.code == 75
+
+
+def test_an_orphan_identical_to_a_journaled_file_is_named_an_extra_copy(
+    local_server: LocalServer, tmp_path: Path,
+) -> None:
+    """What a lost UploadArchive reply leaves: a second archive of a journaled file."""
+    journal = tmp_path / "journal"
+    with server_store(local_server) as store, JournalWriter.open(journal, fsync=False) as w:
+        store.create_vault(VAULT)
+        kept = upload(store, w, "photo.jpg", b"p" * 100)
+        extra = upload(store, None, "photo.jpg", b"p" * 100)  # same file, not journaled
+        other = upload(store, None, "photo.jpg", b"q" * 100)  # same name, other content
+    _inventory(local_server)
+    result = _check(local_server, journal)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    twin = [x for x in lines if extra.archive_id in x]
+    assert len(twin) == 1 and twin[0].startswith("ORPHAN (not in journal) photo.jpg")
+    assert twin[0].endswith(f"an extra copy of journaled archive {kept.archive_id} (same size "
+                            "and tree hash): deleting it loses nothing")
+    unlike = [x for x in lines if other.archive_id in x]
+    assert len(unlike) == 1 and "extra copy" not in unlike[0]

@@ -105,6 +105,13 @@ def check_remote(
                     when = deleted.get(item.archive_id)
                     if when is not None:
                         detail += f", deleted in the journal at {when}"
+                    twin = state.latest(decoded.name) if decoded.name else None
+                    if (twin is not None and twin.size == item.size
+                            and twin.tree_hash == item.tree_hash):
+                        # What a lost UploadArchive reply leaves behind (sync lists such
+                        # files under POSSIBLE EXTRA COPIES): safe to delete, say so.
+                        detail += (f", an extra copy of journaled archive {twin.archive_id} "
+                                   "(same size and tree hash): deleting it loses nothing")
                     orphans.append(RemoteIssue("orphan", item.archive_id, decoded.name or "",
                                                detail))
                     continue

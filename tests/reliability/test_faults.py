@@ -170,6 +170,16 @@ def test_lost_upload_archive_reply_is_reported_by_name(
     assert {line.strip() for line in lines[head + 1 : head + 1 + len(concerned)]} == concerned
     assert "the reply to an earlier upload attempt was lost" in err + out
 
+    # Once an inventory lists them, check-remote names each extra copy as safe to delete.
+    server.control.take_inventory(VAULT)
+    assert main(["retrieve-inventory", "--vault", VAULT, *ep.args()]) == 0
+    capsys.readouterr()
+    assert main(["check-remote", "--vault", VAULT, "--journal", str(journal),
+                 *ep.args()]) == 1
+    report = capsys.readouterr().out.splitlines()
+    copies = [line for line in report if "deleting it loses nothing" in line]
+    assert {next(a for a in extra if a in line) for line in copies} == extra
+
 
 def test_multipart_only_leaves_no_orphan_when_creating_replies_are_lost(
     server: LocalServer, tmp_path: Path
