@@ -8,6 +8,7 @@ lines from worker-thread callbacks and the live progress bar never interleave.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
@@ -16,9 +17,30 @@ if TYPE_CHECKING:
     from glacierlib.progress import ProgressCallback
     from glacierlib_cli.progress import ProgressDisplay
 
-__all__ = ["Ui"]
+__all__ = ["Ui", "terminal_safe"]
 
 OK_DONE = "OK DONE"
+
+# Characters a name from disk, a journal or an inventory may carry that a terminal would act
+# on instead of showing: C0 controls but TAB and LF (CR rewrites the line, ESC starts commands),
+# DEL, C1 controls, bidirectional overrides (U+202E shows "gpj.exe" as "exe.jpg"), and the lone
+# surrogates that stand for undecodable bytes (writing them would raise, not print).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                     "\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def terminal_safe(line: str) -> str:
+    """``line`` with every character a terminal would act on shown as an escape."""
+    return _UNSAFE.sub(_escape, line) if _UNSAFE.search(line) else line
 
 
 class Ui:
@@ -66,7 +88,7 @@ class Ui:
         with self._lock:
             if self._display is not None:
                 self._display.clear()
-            stream.write(line + "\n")
+            stream.write(terminal_safe(line) + "\n")
             stream.flush()
 
     def out(self, line: str) -> None:
@@ -120,7 +142,7 @@ class Ui:
             return self._display
 
     def _write_progress_line(self, line: str) -> None:
-        self.stderr.write(line + "\n")
+        self.stderr.write(terminal_safe(line) + "\n")
         self.stderr.flush()
 
     def _draw_status(self, text: str) -> None:
@@ -128,7 +150,7 @@ class Ui:
         if text == "\n":
             self.stderr.write("\n")
         else:
-            self.stderr.write("\r\x1b[K" + text)
+            self.stderr.write("\r\x1b[K" + terminal_safe(text))
         self.stderr.flush()
 
     def close(self) -> None:

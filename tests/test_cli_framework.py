@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from glacierlib.config import Settings
 from glacierlib.exceptions import (
@@ -39,7 +41,7 @@ from glacierlib_cli.errors import UsageError
 from glacierlib_cli.exitcodes import ExitCode
 from glacierlib_cli.main import exit_code_for, main
 from glacierlib_cli.options import CATALOGUE
-from glacierlib_cli.output import Ui
+from glacierlib_cli.output import Ui, terminal_safe
 from glacierlib_cli.progress import ProgressDisplay, format_bytes, format_duration
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -663,3 +665,26 @@ def test_local_server_bad_port(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code, _, err = run_main(["local-server", "--data-dir", str(tmp_path), "--port", "99999"],
                             capsys)
     assert code == 2 and "--port" in err
+
+
+# --------------------------------------------------------------------------- terminal safety
+
+
+def _acts_on_terminal(ch: str) -> bool:
+    code = ord(ch)
+    return ((code < 0x20 and ch not in "\t\n") or 0x7F <= code <= 0x9F
+            or 0xD800 <= code <= 0xDFFF or ch in "\u061c\u200e\u200f"
+            or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069)
+
+
+@given(st.text(alphabet=st.characters(codec=None), max_size=60))
+def test_terminal_safe_leaves_nothing_a_terminal_acts_on(text: str) -> None:
+    shown = terminal_safe(text)
+    assert not any(_acts_on_terminal(ch) for ch in shown)
+    if not any(_acts_on_terminal(ch) for ch in text):
+        assert shown == text  # ordinary text, accents and emoji included, is untouched
+    shown.encode("utf-8")  # always printable on a strict UTF-8 stream
+
+
+def test_terminal_safe_escapes_read_as_the_code_point() -> None:
+    assert terminal_safe("a\x1b[2J\u202e\x85\udcff\t\n") == "a\\x1b[2J\\u202e\\x85\\xff\t\n"

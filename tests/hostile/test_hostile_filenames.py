@@ -121,6 +121,32 @@ def test_real_process_with_strict_output_encoding(ws: Workspace, server: LocalSe
     assert _archives(server) == 2
 
 
+#: Names a journal can hold (mt-aws-glacier stores them) but a terminal would act on.
+#: (C0 controls and DEL are refused outright, like TAB/CR/LF above.)
+TERMINAL_NAMES = {
+    "spoof\u202egpj.exe": "spoof\\u202egpj.exe",
+    "c1\x85\x9bnext.txt": "c1\\x85\\x9bnext.txt",
+    "isolate\u2066x\u2069.txt": "isolate\\u2066x\\u2069.txt",
+}
+
+
+def test_names_with_terminal_controls_are_stored_and_printed_escaped(
+    ws: Workspace, server: LocalServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in TERMINAL_NAMES:
+        (ws.root / name).write_bytes(name.encode())
+    result = run(capsys, "sync", "--dir", ws.root, "--vault", VAULT, "--journal", ws.journal,
+                 "--verbose", *connection(server))
+    assert result.code == 0, result.text()
+    names = {e.name for e in read_journal(ws.journal, strict=True).archives.values()}
+    assert set(TERMINAL_NAMES) <= names  # stored as they are, as mt-aws-glacier does
+    for stream in (result.out, result.err):
+        assert not any(ch in stream for ch in "\u202e\x85\x9b\u2066\u2069"), stream
+    shown = result.out + result.err
+    for escaped in TERMINAL_NAMES.values():
+        assert escaped in shown, (escaped, shown)
+
+
 UNSAFE_REL_NAMES = ["../x", "/abs", "a\nb", "a\x00b", "a//b", "x" * 2000]
 
 
