@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import calendar
 import csv
+import datetime
 import json
 from pathlib import Path
 
@@ -385,3 +387,27 @@ def test_foreign_formats(text: str, expected: DecodedDescription) -> None:
 )
 def test_foreign_garbage_is_unknown(text: str) -> None:
     assert metadata._decode(text) == UNKNOWN
+
+
+def _iso_oracle(year: int, month: int, day: int, hour: int, minute: int,
+                second: int) -> int | None:
+    """The datetime-based reading the arithmetic replaced (leap seconds fold forward)."""
+    if year < 1000:
+        return None
+    leap = 0
+    if second in (60, 61):
+        leap, second = second - 59, 59
+    try:
+        moment = datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    return calendar.timegm(moment.timetuple()) + leap
+
+
+@given(st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+       st.integers(0, 61), st.integers(0, 62), st.booleans())
+def test_iso8601_arithmetic_matches_datetime(year: int, month: int, day: int, hour: int,
+                                             minute: int, second: int, aws: bool) -> None:
+    text = (f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.123Z" if aws
+            else f"{year:04d}{month:02d}{day:02d}T{hour:02d}{minute:02d}{second:02d}Z")
+    assert parse_iso8601_or_none(text) == _iso_oracle(year, month, day, hour, minute, second)
