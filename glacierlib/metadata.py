@@ -35,6 +35,7 @@ __all__ = [
     "MAX_MTIME",
     "MIN_MTIME",
     "DecodedDescription",
+    "days_from_civil",
     "decode_description",
     "encode_mt2",
     "format_mt_time",
@@ -112,7 +113,7 @@ def parse_iso8601_or_none(text: str) -> int | None:
     if not (1 <= month <= 12 and 1 <= day <= _month_days(year, month) and hour < 24
             and minute < 60 and second < 60):
         return None
-    return (_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
             + leap)
 
 
@@ -122,11 +123,12 @@ def _month_days(year: int, month: int) -> int:
     return 30 if month in (4, 6, 9, 11) else 31
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
+def days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 
-    Arithmetic instead of ``datetime`` + ``calendar.timegm``: decoding a million-archive
-    inventory parses a million of these, and the objects cost more than the parse.
+    Arithmetic instead of ``datetime`` + ``calendar.timegm``: a million-archive inventory
+    parses a million dates (descriptions and CreationDates), and the objects cost more than
+    the parse. The caller checks the ranges.
     """
     year -= month <= 2
     era = year // 400

@@ -30,7 +30,12 @@ from glacierlib.config import Settings
 from glacierlib.exceptions import ConfigError, InventoryError, NothingReadyYet, UnsafeNameError
 from glacierlib.inventory import InventoryArchive, InventoryReader, open_inventory
 from glacierlib.journal import JournalRecord
-from glacierlib.metadata import INVENTORY_JOB_DESCRIPTION, decode_description, parse_iso8601_or_none
+from glacierlib.metadata import (
+    INVENTORY_JOB_DESCRIPTION,
+    days_from_civil,
+    decode_description,
+    parse_iso8601_or_none,
+)
 from glacierlib.names import is_safe_relative_name, storable_name
 from glacierlib.operations._store import store_for
 from glacierlib.operations.restore import require
@@ -155,6 +160,10 @@ def open_inventory_output(
             format="CSV" if fmt == "CSV" and not out.content_type else None,
         )
         yield reader
+    except (InventoryError, UnsafeNameError) as exc:
+        # The parser knows the line or offset; the user also needs to know which inventory.
+        raise InventoryError(f"inventory of vault {vault!r} (job {job.job_id}): {exc.message}",
+                             hint=exc.hint) from None
     finally:
         out.close()
 
@@ -176,16 +185,6 @@ def _name_for(item: InventoryArchive) -> tuple[str, int | None, str | None]:
     return name, decoded.mtime, None
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
 def creation_epoch(text: str) -> int | None:
     """Epoch seconds of an inventory CreationDate.
 
@@ -202,7 +201,7 @@ def creation_epoch(text: str) -> int | None:
             hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
             if (year >= 1000 and 1 <= month <= 12 and 1 <= day <= 28 and hour < 24
                     and minute < 60 and second < 60):
-                days = _days_from_civil(year, month, day)
+                days = days_from_civil(year, month, day)
                 return days * 86400 + hour * 3600 + minute * 60 + second
     return parse_iso8601_or_none(text)
 

@@ -191,6 +191,7 @@ def test_malformed_fields_refuse_the_inventory(
     result = run(capsys, "download-inventory", "--vault", VAULT, "--new-journal", new_journal,
                  *connection(server))
     assert_one_error(result, 1, needle)
+    assert f"inventory of vault '{VAULT}' (job " in result.err  # which inventory, too
     assert not new_journal.exists()
     assert snapshot.changes() == {}
 
