@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_restore_support import VAULT, run_cli, server_store, upload
+from restore_support import VAULT, run_cli, server_store, upload
 
 from glacierlib.journal import JournalWriter
 from glacierlib.localserver import LocalServer

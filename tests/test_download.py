@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from test_restore_support import (
+from restore_support import (
     VAULT,
     files_in,
     pattern,
@@ -197,7 +197,7 @@ def test_journal_hash_mismatch_fails_in_segmented_mode(
     data = pattern(3 * MIB, 8)
     with server_store(local_server) as store:
         store.create_vault(VAULT)
-        from test_restore_support import upload
+        from restore_support import upload
 
         created = upload(store, None, "f", data)
     with JournalWriter.open(journal, fsync=False) as writer:

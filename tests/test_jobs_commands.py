@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_restore_support import VAULT, run_cli, seed_vault, server_store
+from restore_support import VAULT, run_cli, seed_vault, server_store
 
 from glacierlib.localserver import LocalServer, ServerConfig, running_server
 from glacierlib.metadata import encode_mt2

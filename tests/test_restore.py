@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from test_restore_support import (
+from restore_support import (
     VAULT,
     files_in,
     pattern,

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from test_restore_support import (
+from restore_support import (
     VAULT,
     files_in,
     pattern,
