@@ -21,11 +21,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inventory_parse import _archive_id, _description
+from sync_support import local_server
 
 VAULT = "bench"
 # VmHWM (this process's own peak RSS), not ru_maxrss: Linux carries ru_maxrss across exec,
@@ -40,14 +40,6 @@ with open("/proc/self/status") as status:
     hwm = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:"))
 print(f"BENCH exit={code} seconds={elapsed:.1f} peak_rss_mb={hwm / 1024:.1f}", file=sys.stderr)
 """
-
-
-def _serve(data_dir: str, queue: Any, stop: Any) -> None:
-    from glacierlib.localserver import ServerConfig, running_server
-
-    with running_server(Path(data_dir), config=ServerConfig()) as server:
-        queue.put((server.endpoint_url, server.region, server.access_key, server.secret_key))
-        stop.wait()
 
 
 def _prepare(data_dir: Path, count: int) -> None:
@@ -91,13 +83,8 @@ def main() -> None:
         assert prep.exitcode == 0
         print(f"prepared {args.archives} archives in {time.perf_counter() - started:.1f}s",
               file=sys.stderr)
-        queue, stop = ctx.Queue(), ctx.Event()
-        proc = ctx.Process(target=_serve, args=(str(work / "server"), queue, stop))
-        proc.start()
-        try:
-            endpoint, region, key, secret = queue.get(timeout=600)
-            conn = ["--endpoint-url", endpoint, "--region", region, "--key", key,
-                    "--secret", secret]
+        with local_server(work / "server") as server:
+            conn = server.args()
             assert cli(["retrieve-inventory", "--vault", VAULT, "--request-inventory-format",
                         args.format, "--quiet", *conn]) == 0
             journal = work / "rebuilt.journal"
@@ -110,9 +97,6 @@ def main() -> None:
             lines = journal.read_bytes().count(b"\n") if journal.exists() else 0
             print(f"download-inventory {args.format}: {bench[-1] if bench else result.stderr}"
                   f" journal_lines={lines}")
-        finally:
-            stop.set()
-            proc.join(timeout=60)
 
 
 if __name__ == "__main__":

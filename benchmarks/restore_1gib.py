@@ -12,24 +12,16 @@ written at offsets, the whole tree hash checked against journal and job, fsync, 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from sync_support import local_server
 
 MIB = 1 << 20
 VAULT = "bench"
-
-
-def _serve(data_dir: str, queue: Any, stop: Any) -> None:
-    from glacierlib.localserver import ServerConfig, running_server
-
-    with running_server(Path(data_dir), config=ServerConfig()) as server:
-        queue.put((server.endpoint_url, server.region, server.access_key, server.secret_key))
-        stop.wait()
 
 
 def main() -> None:
@@ -46,18 +38,13 @@ def main() -> None:
     from glacierlib.treehash import combine_tree_hashes
     from glacierlib_cli.main import main as cli
 
-    ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        queue, stop = ctx.Queue(), ctx.Event()
-        proc = ctx.Process(target=_serve, args=(str(work / "server"), queue, stop))
-        proc.start()
-        try:
-            endpoint, region, key, secret = queue.get(timeout=60)
-            conn = ["--endpoint-url", endpoint, "--region", region, "--key", key,
-                    "--secret", secret]
-            store = open_store(Connection(region=region, endpoint_url=endpoint,
-                                          protocol="http", access_key=key, secret_key=secret))
+        with local_server(work / "server") as server:
+            conn = server.args()
+            store = open_store(Connection(region=server.region, endpoint_url=server.endpoint_url,
+                                          protocol="http", access_key=server.key,
+                                          secret_key=server.secret))
             store.create_vault(VAULT)
             size = args.size_mib * MIB
             part = 64 * MIB
@@ -95,9 +82,6 @@ def main() -> None:
                   f"{size / elapsed / 1e6:.1f} MB/s ({size / elapsed / MIB:.1f} MiB/s), "
                   f"segment size {args.segment_size or 'auto'}, concurrency "
                   f"{args.concurrency}, load average {os.getloadavg()[0]:.1f}")
-        finally:
-            stop.set()
-            proc.join(timeout=30)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ import attrs
 
 _SERVER = """
 import sys
+from pathlib import Path
 from glacierlib.localserver import running_server
-with running_server(None) as s:
+with running_server(Path(sys.argv[1]) if len(sys.argv) > 1 else None) as s:
     print(s.endpoint_url, s.region, s.access_key, s.secret_key, flush=True)
     sys.stdin.read()
 """
@@ -38,9 +39,13 @@ class Server:
 
 
 @contextmanager
-def local_server() -> Iterator[Server]:
-    """An in-memory local server in a child process, stopped on exit."""
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE,
+def local_server(data_dir: Path | None = None) -> Iterator[Server]:
+    """A local server in a child process (in memory, or on disk under ``data_dir``).
+
+    A child of its own so that it does not share the measured process's GIL or RSS.
+    """
+    extra = [str(data_dir)] if data_dir is not None else []
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER, *extra], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
