@@ -1020,15 +1020,23 @@ class GlacierStore:
 
 def open_store(
     settings: ConnectionSettings, on_event: ProgressCallback = ignore_progress, *,
-    retry: RetryPolicy | None = None,
+    retry: RetryPolicy | None = None, upload_processes: int = 0,
 ) -> VaultStore:
     """Build the store stack for a run, in the one place that decides its order.
 
     ``LoggedStore`` is outermost, so each call is logged once with its final outcome; below it
     ``RetryingStore`` resumes broken job-output streams; at the bottom ``GlacierStore`` talks
-    to the endpoint (botocore retries whole requests there).
+    to the endpoint (botocore retries whole requests there). With ``upload_processes`` > 1,
+    ``OffloadingStore`` sits right above it and sends small uploads to that many child
+    processes (each with its own client), because one process is bound by botocore's CPU.
     """
     policy = retry or RetryPolicy()
-    base = GlacierStore(make_session(settings), settings, on_event=on_event, retry=policy)
+    base: VaultStore = GlacierStore(make_session(settings), settings, on_event=on_event,
+                                    retry=policy)
+    if upload_processes > 1:
+        from glacierlib.wrappers.offload import OffloadingStore
+
+        base = OffloadingStore(base, Connection.from_settings(settings),
+                               processes=upload_processes, retry=policy, on_event=on_event)
     return LoggedStore(RetryingStore(base, policy, on_event=on_event))
 

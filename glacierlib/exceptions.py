@@ -7,7 +7,15 @@ because these messages end up on terminals and in bug reports.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
+
+
+def _rebuild(cls: type[GlacierlibError], args: tuple[Any, ...], state: dict[str, Any]
+             ) -> GlacierlibError:
+    """Unpickle without calling ``__init__``: its keyword-only arguments are not in ``args``."""
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class GlacierlibError(Exception):
@@ -23,6 +31,11 @@ class GlacierlibError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (uploads offloaded to child processes) and must
+        # arrive as the same class with the same message and attributes.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
     def __str__(self) -> str:
         if self.hint:

@@ -136,3 +136,24 @@ def test_empty_stdin_is_refused(server: LocalServer, tmp_path: Path) -> None:
     assert b"empty" in proc.stderr
     assert vault_by_id(server) == {}
     assert read_journal(journal).archives == {}
+
+
+def test_multipart_only_uploads_a_small_file_in_three_idempotent_requests(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    """``--multipart-only``: Initiate, one part, Complete, never UploadArchive (whose retry
+    after a lost reply could store a second copy)."""
+    target = tmp_path / "small.txt"
+    target.write_bytes(b"tiny" * 10)
+    journal = tmp_path / "j.log"
+    server.control.reset_stats()
+    assert main(["upload-file", "--vault", VAULT, "--journal", str(journal), "--filename",
+                 str(target), "--dir", str(tmp_path), "--multipart-only",
+                 *connection(server)]) == 0
+    requests = server.control.stats()["requests"]
+    assert requests.get("UploadArchive", 0) == 0
+    assert (requests["InitiateMultipartUpload"], requests["UploadMultipartPart"],
+            requests["CompleteMultipartUpload"]) == (1, 1, 1)
+    assert_vault_matches_journal(server, journal)
+    entry = read_journal(journal).latest("small.txt")
+    assert entry is not None and entry.tree_hash == tree_hash_bytes(b"tiny" * 10)

@@ -7,6 +7,8 @@ pointed at it over loopback HTTP; nothing else in the operations knows the diffe
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -16,7 +18,11 @@ from glacierlib.client import Connection, ConnectionSettings, open_store
 from glacierlib.progress import ProgressCallback, ignore_progress
 from glacierlib.storage import VaultStore
 
-__all__ = ["StoreSettings", "store_for"]
+__all__ = ["StoreSettings", "store_for", "upload_processes_for"]
+
+#: More children than this stop paying: the parent's share (pickling, pipes, the journal)
+#: becomes the bound.
+MAX_UPLOAD_PROCESSES = 4
 
 
 class StoreSettings(ConnectionSettings, Protocol):
@@ -26,13 +32,31 @@ class StoreSettings(ConnectionSettings, Protocol):
     def local_dir(self) -> Path | None: ...
 
 
+def upload_processes_for(settings: StoreSettings) -> int:
+    """How many child processes may send small uploads for a run (0: all in-process).
+
+    One process is bound by botocore's CPU at a few hundred uploads per second; more
+    processes than cores or than requests in flight cannot help. A run whose ``botocore`` or
+    ``glacierlib`` logging is at DEBUG (``--verbose``) stays in one process, so that every
+    debug line is produced, filtered and ordered where the user looks for it.
+    """
+    for name in ("botocore", "glacierlib"):
+        if logging.getLogger(name).isEnabledFor(logging.DEBUG):
+            return 0
+    processes = min(settings.concurrency, os.cpu_count() or 1, MAX_UPLOAD_PROCESSES)
+    return processes if processes > 1 else 0
+
+
 @contextmanager
 def store_for(
-    settings: StoreSettings, on_event: ProgressCallback = ignore_progress
+    settings: StoreSettings, on_event: ProgressCallback = ignore_progress, *,
+    upload_processes: int = 0,
 ) -> Iterator[VaultStore]:
     """Yield the store stack for ``settings``; close it (and stop a local server) on exit.
 
     Vaults are not created here: creating one is an operation's decision.
+    ``upload_processes`` (see :func:`upload_processes_for`) also applies under ``--local``,
+    where it matters most: the in-process server then no longer shares the GIL with botocore.
     """
     with ExitStack() as stack:
         if settings.local_dir is not None:
@@ -50,9 +74,9 @@ def store_for(
                 secret_key=server.secret_key, session_token=None, profile=None,
                 concurrency=settings.concurrency,
             )
-            store = open_store(connection, on_event)
+            store = open_store(connection, on_event, upload_processes=upload_processes)
         else:
-            store = open_store(settings, on_event)
+            store = open_store(settings, on_event, upload_processes=upload_processes)
         close = getattr(store, "close", None)
         if callable(close):
             stack.callback(close)

@@ -22,7 +22,7 @@ from glacierlib.config import Settings
 from glacierlib.exceptions import ConfigError
 from glacierlib.executor import ExecutionReport, Executor
 from glacierlib.journal import JournalWriter, read_journal
-from glacierlib.operations._store import store_for
+from glacierlib.operations._store import store_for, upload_processes_for
 from glacierlib.plan import Action, Skip, SyncOptions, plan_sync
 from glacierlib.progress import Notice, ProgressCallback, ignore_progress
 from glacierlib.upload import ResumeState, resume_path
@@ -112,7 +112,8 @@ def sync(
     try:
         for warning in writer.warnings:
             on_event(Notice(warning, "warning"))
-        with store_for(settings, on_event) as store:
+        with store_for(settings, on_event,
+                       upload_processes=upload_processes_for(settings)) as store:
             if settings.local_dir is not None:
                 store.create_vault(vault)
             entries = walk_tree(root, filters=settings.filters, follow=settings.follow)

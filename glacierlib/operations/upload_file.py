@@ -25,7 +25,7 @@ from glacierlib.executor import Executor
 from glacierlib.journal import JournalWriter
 from glacierlib.metadata import encode_mt2
 from glacierlib.names import validate_relative_name
-from glacierlib.operations._store import store_for
+from glacierlib.operations._store import store_for, upload_processes_for
 from glacierlib.plan import Upload, choose_part_size
 from glacierlib.progress import FileDone, Notice, ProgressCallback, ignore_progress
 from glacierlib.treehash import TreeHash
@@ -113,11 +113,13 @@ def upload_file(
                 f"{name}: a file with this name is already in the journal {settings.journal}",
                 hint="upload-file does not store several versions of one name; use sync "
                      "--replace-modified")
-        with store_for(settings, on_event) as store:
+        with store_for(settings, on_event,
+                       upload_processes=upload_processes_for(settings)) as store:
             if settings.local_dir is not None:
                 store.create_vault(vault)
             with Executor(store, vault, journal, concurrency=settings.concurrency,
-                          part_size=settings.part_size, on_event=on_event) as executor:
+                          part_size=settings.part_size, on_event=on_event,
+                          single_request_uploads=not settings.multipart_only) as executor:
                 if local is not None:
                     part_size, raised = choose_part_size(local.size, settings.part_size)
                     report = executor.run([Upload(local, description, part_size, raised)])
