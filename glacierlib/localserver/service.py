@@ -109,7 +109,8 @@ def _json_reply(status: int, body: Mapping[str, Any], extra: Iterable[tuple[str,
 
 def _check_description(value: str | None, what: str = "archive description") -> str:
     text = (value or "").lstrip()
-    if len(text) > 1024 or any(not (0x20 <= ord(c) <= 0x7E) for c in text):
+    # ASCII and printable is exactly 0x20-0x7E, tested by two C loops instead of one in Python.
+    if len(text) > 1024 or not (text.isascii() and text.isprintable()):
         raise invalid(f"Invalid {what}")
     return text
 
