@@ -32,6 +32,7 @@ from typing import Any, BinaryIO, Protocol, cast
 import attrs
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -637,6 +638,8 @@ class GlacierStore:
                     hint="check --profile and ~/.aws/config",
                 ) from None
             raise ConfigError(f"cannot create the Glacier client ({type(exc).__name__})") from None
+        self._settings = settings
+        self._session = session
         if not explicit:
             self._register_chain_secrets(session)
         # Loggers imported while the client was built get the filter too.
@@ -669,6 +672,30 @@ class GlacierStore:
 
     def __repr__(self) -> str:
         return f"GlacierStore(endpoint={self._endpoint!r}, region={self._region!r})"
+
+    def fixed_connection(self) -> Connection | None:
+        """This store's endpoint and credentials as a plain value another process can use, or
+        None when the credentials refresh (an assumed role, SSO, instance metadata,
+        ``credential_process`` with an expiry).
+
+        A child process given the profile would resolve the chain again on its own: prompt
+        for an MFA code it cannot read, or hold a copy that expires while only this process
+        refreshes its own. Fixed keys (given, from the environment or a credentials file)
+        are handed over as they are.
+        """
+        given = attrs.evolve(Connection.from_settings(self._settings), region=self._region,
+                             endpoint_url=self._endpoint)
+        if given.access_key or given.secret_key or given.session_token:
+            return attrs.evolve(given, profile=None)
+        try:
+            credentials = self._session.get_credentials()
+        except BotoCoreError:
+            return None
+        if credentials is None or isinstance(credentials, RefreshableCredentials):
+            return None
+        frozen = credentials.get_frozen_credentials()
+        return attrs.evolve(given, access_key=frozen.access_key, secret_key=frozen.secret_key,
+                            session_token=frozen.token, profile=None)
 
     @property
     def capabilities(self) -> StoreCapabilities:
@@ -1031,12 +1058,16 @@ def open_store(
     processes (each with its own client), because one process is bound by botocore's CPU.
     """
     policy = retry or RetryPolicy()
-    base: VaultStore = GlacierStore(make_session(settings), settings, on_event=on_event,
-                                    retry=policy)
+    glacier = GlacierStore(make_session(settings), settings, on_event=on_event, retry=policy)
+    base: VaultStore = glacier
     if upload_processes > 1:
-        from glacierlib.wrappers.offload import OffloadingStore
+        fixed = glacier.fixed_connection()
+        if fixed is None:
+            logger.debug("credentials refresh in this process only: uploads stay in it")
+        else:
+            from glacierlib.wrappers.offload import OffloadingStore
 
-        base = OffloadingStore(base, Connection.from_settings(settings),
-                               processes=upload_processes, retry=policy, on_event=on_event)
+            base = OffloadingStore(glacier, fixed, processes=upload_processes, retry=policy,
+                                   on_event=on_event)
     return LoggedStore(RetryingStore(base, policy, on_event=on_event))
 

@@ -150,6 +150,65 @@ def test_open_store_puts_offloading_right_above_the_glacier_store(
     plain.close()  # type: ignore[attr-defined]
 
 
+def _chain_connection(server: LocalServer, profile: str | None = None) -> Connection:
+    """No keys given: botocore's credential chain (environment, profile) supplies them."""
+    return Connection(region=server.region, endpoint_url=server.endpoint_url, protocol="http",
+                      timeout=20, profile=profile, concurrency=2)
+
+
+def test_fixed_keys_from_the_chain_are_handed_to_the_children(
+    local_server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """Keys from the environment: the children get them as they are, and uploads work."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local_server.secret_key)
+    conn = _chain_connection(local_server)
+    glacier = GlacierStore(make_session(conn), conn, retry=FAST)
+    glacier.create_vault(VAULT)
+    fixed = glacier.fixed_connection()
+    assert fixed is not None
+    assert (fixed.access_key, fixed.secret_key, fixed.profile) == (
+        local_server.access_key, local_server.secret_key, None)
+    assert fixed.endpoint_url == local_server.endpoint_url
+    with OffloadingStore(glacier, fixed, processes=2, retry=FAST, threshold=1) as store:
+        store.upload_archive(VAULT, body(0), "warm")
+        wait_ready(store)
+        created = store.upload_archive(VAULT, body(1), "via child")
+    assert created.archive_id in archives(local_server)
+
+
+def test_refreshable_credentials_keep_uploads_in_process(
+    local_server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """A credential_process with an expiry refreshes in this process only: no children, whose
+    copies would expire (or who would run the process, or prompt for MFA, on their own)."""
+    script = tmp_path / "creds.py"
+    script.write_text(textwrap.dedent(f"""
+        import json
+        print(json.dumps({{"Version": 1, "AccessKeyId": {local_server.access_key!r},
+                          "SecretAccessKey": {local_server.secret_key!r},
+                          "Expiration": "2999-01-01T00:00:00Z"}}))
+    """))
+    config = tmp_path / "config"
+    config.write_text(f"[profile temp]\ncredential_process = {sys.executable} {script}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    conn = _chain_connection(local_server, profile="temp")
+    store = open_store(conn, upload_processes=2)
+    try:
+        assert isinstance(store.inner.inner, GlacierStore)  # type: ignore[attr-defined]
+        store.create_vault(VAULT)  # and the credentials do work, in this process
+        created = store.upload_archive(VAULT, body(2), "in process")
+        assert created.archive_id in archives(local_server)
+    finally:
+        store.close()  # type: ignore[attr-defined]
+
+
 def test_retrying_events_and_log_records_of_a_child_reach_the_parent(
     local_server: LocalServer, events: Events, caplog: pytest.LogCaptureFixture,
 ) -> None:
