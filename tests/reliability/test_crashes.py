@@ -303,3 +303,74 @@ def test_file_changed_after_kill_is_uploaded_fresh(
     assert archives[entry.archive_id]["tree_hash"] == entry.tree_hash.hex
     assert resume_leftovers(journal) == []
     capsys.readouterr()
+
+
+def _helpers_of(pid: int) -> set[int]:
+    """Upload helper processes (glacierlib.wrappers.offload) whose parent is ``pid``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"glacierlib.wrappers.offload" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_sigkill_while_helper_processes_upload(
+    tmp_path: Path, server: LocalServer, capsys: pytest.CaptureFixture[str], trial: int,
+) -> None:
+    """Enough small files for sync to start its upload helpers, then SIGKILL the sync: the
+    helpers exit on their own, the journal parses, and the rerun leaves the vault matching
+    the journal but for archives that existed at the kill, each named by check-remote."""
+    rng = random.Random(1000 + trial)
+    ep = Endpoint.of(server)
+    vault = f"helpers{trial}"
+    root, journal = tmp_path / "data", tmp_path / "journal.log"
+    files = make_tree(root, small=120, big_sizes=(), seed=500 + trial)
+    assert main(["create-vault", vault, *ep.args()]) == 0
+    server.control.inject_fault("UploadArchive", "delay", 400, delay=0.02)
+    before = _requests(server, ("UploadArchive",))
+    proc = subprocess.Popen(cli_command(_sync_args(ep, vault, root, journal)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
+    helpers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while not helpers and proc.poll() is None:  # the helpers start after 32 uploads
+            assert time.monotonic() < deadline, "the helpers never started"
+            helpers = _helpers_of(proc.pid)
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.2, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    server.control.clear_faults()
+    assert helpers, "the run ended before its helpers started"
+    assert _requests(server, ("UploadArchive",)) > before
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers):
+        assert time.monotonic() < deadline, "upload helpers outlived the killed sync"
+        time.sleep(0.05)
+    time.sleep(SETTLE)
+
+    read_journal(journal, strict=True)
+    archives_at_kill = set(vault_archive_ids(server.control, vault))
+    assert main(_sync_args(ep, vault, root, journal)) == 0
+    state = read_journal(journal, strict=True)
+    assert sorted(e.name for e in state.archives.values()) == sorted(files)
+    ids = vault_archive_ids(server.control, vault)
+    assert max(ids.values()) == 1
+    orphans = set(ids) - journal_ids(journal)
+    assert orphans <= archives_at_kill
+    if orphans:
+        report = _orphans_reported_by_check_remote(ep, server, vault, journal, capsys)
+        assert all(f"archive_id {archive_id}" in report for archive_id in orphans)
+        assert report.count("ORPHAN (not in journal)") >= len(orphans)
