@@ -48,9 +48,6 @@ __all__ = ["LocalServer", "running_server", "serve"]
 
 logger = logging.getLogger(__name__)
 
-#: (second, its HTTP date), shared by every handler thread.
-_DATE_CACHE: list[tuple[int, str]] = [(0, "")]
-
 #: Largest non-upload body read into memory (JSON parameters are tiny).
 _MAX_SMALL_BODY = 1 << 20
 #: Largest unread upload body drained to keep a connection after an early error.
@@ -129,18 +126,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        """The ``Date`` header, formatted once per second (``formatdate`` for every reply
-        was a visible share of a small upload's cost)."""
-        if timestamp is not None:
-            return super().date_time_string(timestamp)
-        now = int(time.time())
-        second, text = _DATE_CACHE[0]
-        if second != now:
-            text = super().date_time_string(now)
-            _DATE_CACHE[0] = (now, text)  # one reference swap: threads never see a mix
-        return text
     timeout = _IDLE_TIMEOUT
     server: _Server
 
