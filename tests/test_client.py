@@ -20,6 +20,7 @@ import botocore.auth
 import botocore.httpchecksum
 import botocore.session
 import pytest
+from events_support import Events
 
 from glacierlib.client import (
     Connection,
@@ -43,7 +44,6 @@ from glacierlib.exceptions import (
     VerificationError,
 )
 from glacierlib.localserver import LocalServer, ServerConfig, running_server
-from glacierlib.progress import ProgressEvent, Retrying
 from glacierlib.storage import InventoryParameters, PartBody, VaultStore
 from glacierlib.treehash import MIB, ByteRange, TreeHash, combine_tree_hashes, tree_hash_bytes
 from glacierlib.wrappers.retrying import RetryPolicy
@@ -78,19 +78,6 @@ def connection(server: Any, **overrides: Any) -> Connection:
     }
     values.update(overrides)
     return Connection(**values)
-
-
-class Events:
-    def __init__(self) -> None:
-        self.items: list[ProgressEvent] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        with self._lock:
-            self.items.append(event)
-
-    def retries(self) -> list[Retrying]:
-        return [e for e in self.items if isinstance(e, Retrying)]
 
 
 @pytest.fixture

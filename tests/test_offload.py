@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from events_support import Events
 
 from glacierlib.client import Connection, GlacierStore, make_session, open_store
 from glacierlib.exceptions import NotFound
 from glacierlib.localserver import LocalServer
-from glacierlib.progress import ProgressEvent, Retrying
+from glacierlib.progress import Retrying
 from glacierlib.storage import PartBody
 from glacierlib.treehash import tree_hash_bytes
 from glacierlib.wrappers import LoggedStore, RetryingStore, RetryPolicy
@@ -48,16 +49,6 @@ def wait_ready(store: OffloadingStore, timeout: float = 30.0) -> None:
 
 def body(i: int) -> PartBody:
     return PartBody.from_bytes(f"file {i} ".encode() * (i + 1))
-
-
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[ProgressEvent] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        with self._lock:
-            self.seen.append(event)
 
 
 @pytest.fixture
@@ -214,12 +205,12 @@ def test_retrying_events_and_log_records_of_a_child_reach_the_parent(
 ) -> None:
     caplog.set_level(logging.INFO, logger="glacierlib")
     with started(local_server, events) as offloading:
-        events.seen.clear()
+        events.items.clear()
         local_server.control.inject_fault("UploadArchive", "error", 1, status=500,
                                           code="InternalFailure")
         created = offloading.upload_archive(VAULT, body(40), "retried")
     assert created.archive_id in archives(local_server)
-    retries = [e for e in events.seen if isinstance(e, Retrying)]
+    retries = [e for e in events.items if isinstance(e, Retrying)]
     assert len(retries) == 1
     assert retries[0].operation == "UploadArchive" and retries[0].attempt == 2
     assert "500" in retries[0].reason

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -83,6 +84,19 @@ def _requests(server: LocalServer, operations: tuple[str, ...]) -> int:
     return sum(int(counts.get(op, 0)) for op in operations)
 
 
+@contextmanager
+def _victim(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """The CLI in a subprocess that never outlives the test, whatever the test asserts."""
+    proc = subprocess.Popen(cli_command(args), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=cli_env())
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str, ...],
                     rng: random.Random, window: float) -> bool:
     """Start the CLI, wait for its first request, SIGKILL it ``uniform(0, window)`` s later.
@@ -90,9 +104,7 @@ def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str,
     Returns whether it was killed (False: it had already exited, which must be with 0).
     """
     before = _requests(server, operations)
-    proc = subprocess.Popen(cli_command(args), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=cli_env())
-    try:
+    with _victim(args) as proc:
         deadline = time.monotonic() + 60
         while _requests(server, operations) == before and proc.poll() is None:
             assert time.monotonic() < deadline, "the victim never reached the server"
@@ -109,10 +121,6 @@ def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str,
         # finish on the server after it died: let them settle before looking at the vault.
         time.sleep(SETTLE)
         return proc.returncode != 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def _sync_args(ep: Endpoint, vault: str, root: Path, journal: Path) -> list[str]:
@@ -272,19 +280,13 @@ def test_file_changed_after_kill_is_uploaded_fresh(
     big = root / "big" / "b00.bin"
     assert main(["create-vault", vault, *ep.args()]) == 0
     server.control.inject_fault("UploadMultipartPart", "delay", 10, delay=0.3)
-    proc = subprocess.Popen(cli_command(_sync_args(ep, vault, root, journal)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
-    try:
+    with _victim(_sync_args(ep, vault, root, journal)) as proc:
         deadline = time.monotonic() + 60
         while not any(u["parts"] for u in vault_state(server.control, vault)["uploads"]):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     time.sleep(SETTLE + 0.3)
     server.control.clear_faults()
     stale = [u["upload_id"] for u in vault_state(server.control, vault)["uploads"]]
@@ -336,10 +338,8 @@ def test_sigkill_while_helper_processes_upload(
     assert main(["create-vault", vault, *ep.args()]) == 0
     server.control.inject_fault("UploadArchive", "delay", 400, delay=0.02)
     before = _requests(server, ("UploadArchive",))
-    proc = subprocess.Popen(cli_command(_sync_args(ep, vault, root, journal)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
     helpers: set[int] = set()
-    try:
+    with _victim(_sync_args(ep, vault, root, journal)) as proc:
         deadline = time.monotonic() + 60
         while not helpers and proc.poll() is None:  # the helpers start after 32 uploads
             assert time.monotonic() < deadline, "the helpers never started"
@@ -348,10 +348,6 @@ def test_sigkill_while_helper_processes_upload(
         time.sleep(rng.uniform(0.2, 1.2))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     server.control.clear_faults()
     assert helpers, "the run ended before its helpers started"
     assert _requests(server, ("UploadArchive",)) > before
