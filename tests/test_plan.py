@@ -93,10 +93,12 @@ def test_delete_removed_deletes_the_latest_archive_of_a_vanished_name() -> None:
                        ("A4", "emptied", 3, 1))
     files = [_file("kept"), _file("emptied", size=0)]
     actions = list(plan_sync(files, journal, SyncOptions(new=True, delete_removed=True)))
-    deletes = sorted((a.archive_id, a.name) for a in actions if isinstance(a, Delete))
-    assert deletes == [("A2", "gone"), ("A4", "emptied")]
+    deletes = sorted((a.archive_id, a.name, a.size) for a in actions if isinstance(a, Delete))
+    # An emptied file exists: it keeps its archive (issue #11); deletions carry the size.
+    assert deletes == [("A2", "gone", 5)]
     skips = [a for a in actions if isinstance(a, Skip)]
-    assert [(s.display, s.error) for s in skips] == [("emptied", False)]
+    assert [(s.display, s.error, s.kind, s.kept) for s in skips] == [
+        ("emptied", False, "emptied", 1)]
 
 
 def test_unstorable_names_become_skips_and_the_plan_goes_on() -> None:
