@@ -285,12 +285,15 @@ def _modified_action(
 
 
 def plan_sync(
-    entries: Iterable[WalkEntry], state: JournalState, options: SyncOptions
+    entries: Iterable[WalkEntry], state: JournalState, options: SyncOptions, *,
+    not_absent: Callable[[str], str | None] | None = None,
 ) -> Iterator[Action]:
     """Classify each walked file against the journal and yield what to do, as it goes.
 
     ``max_number_of_files`` caps the files acted upon (uploads, replacements, verifications
-    and deletions together), as in mt-aws-glacier; skips are always reported.
+    and deletions together), as in mt-aws-glacier; skips are always reported. ``not_absent``
+    (:func:`glacierlib.walk.not_absent`) is asked about each name about to be deleted, and
+    keeps it when it returns a reason: the walk's proof of absence, checked once more.
     """
     journal = JournalSnapshot(state, frozen=options.delete_removed)
     budget = options.max_number_of_files
@@ -353,14 +356,14 @@ def plan_sync(
         yield kind(entry, description, part_size, old, raised)
     else:
         if present is not None:
-            yield from _deletions(journal, present, unproven, spend)
+            yield from _deletions(journal, present, unproven, spend, not_absent)
         return
     # The budget ran out during the walk: no deletions, as the removed set is unknown.
 
 
 def _deletions(
     journal: JournalSnapshot, present: set[str], unproven: Mapping[str, WalkProblem],
-    spend: Callable[[], bool],
+    spend: Callable[[], bool], not_absent: Callable[[str], str | None] | None,
 ) -> Iterator[Delete | Skip]:
     """Delete the latest archive of each name the walk proved absent; hold back the rest.
 
@@ -380,6 +383,10 @@ def _deletions(
             continue
         archive = journal.latest(name)
         if archive is None or exhausted:
+            continue
+        why = None if not_absent is None else not_absent(name)
+        if why is not None:
+            yield Skip(name, f"not proven absent: {why}", error=False, kind="kept", kept=1)
             continue
         if not spend():
             exhausted = True

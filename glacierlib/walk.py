@@ -32,7 +32,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
 import attrs
@@ -47,6 +47,7 @@ __all__ = [
     "display_name",
     "journal_files",
     "name_problem",
+    "not_absent",
     "walk_tree",
 ]
 
@@ -256,8 +257,8 @@ def walk_tree(
                 if is_dir:
                     if filters is not None and filters.prunes_dir(rel + "/"):
                         continue
-                    if problem is not None:
-                        yield WalkProblem(display_name(rel) + "/", problem)
+                    if problem is not None:  # it exists: nothing under it is proven absent
+                        yield WalkProblem(display_name(rel) + "/", problem, "name", rel)
                         continue
                     if follow:
                         try:
@@ -282,7 +283,7 @@ def walk_tree(
                 if filters is not None and not filters.includes(rel):
                     continue
                 if problem is not None:
-                    yield WalkProblem(display_name(rel), problem)
+                    yield WalkProblem(display_name(rel), problem, "name", rel)
                     continue
                 try:
                     st = entry.stat()
@@ -304,3 +305,29 @@ def _stat_problem(rel: str, exc: OSError, suffix: str = "") -> WalkProblem:
                            rel)
     return WalkProblem(display_name(rel) + suffix, f"cannot stat: {_errno_text(exc)}", "read",
                        rel)
+
+
+def not_absent(root: str | os.PathLike[str]) -> Callable[[str], str | None]:
+    """A last check before ``--delete-removed`` deletes the archive of journal name ``rel``.
+
+    The walk did not yield ``rel``; this looks at the path itself once more and returns why its
+    absence is *not* proven (a regular file is there: created since, or reached in a way the
+    walk does not go, such as a symlinked directory without ``--follow``; or it cannot be
+    looked at), or ``None`` when it is gone or no longer a regular file. One ``stat`` per
+    planned deletion, each of which costs a request anyway.
+    """
+    base = os.fspath(root)
+
+    def check(rel: str) -> str | None:
+        try:
+            st = os.stat(os.path.join(base, *rel.split("/")))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError) as exc:
+            text = _errno_text(exc) if isinstance(exc, OSError) else str(exc)
+            return f"cannot stat: {text}"
+        if stat.S_ISREG(st.st_mode):
+            return "the file exists (it was not seen by the walk)"
+        return None
+
+    return check

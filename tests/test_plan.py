@@ -247,3 +247,19 @@ def test_walk_problem_kinds_are_validated() -> None:
         WalkProblem("x", "y", "bogus")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="kind"):
         Skip("x", "y", kind="bogus")
+
+
+def test_a_name_still_on_disk_is_not_deleted() -> None:
+    """The walk's proof is checked once more per deletion (glacierlib.walk.not_absent)."""
+    journal = _journal(("A1", "gone", 1, 1), ("A2", "back", 1, 1))
+    asked: list[str] = []
+
+    def not_absent(name: str) -> str | None:
+        asked.append(name)
+        return "the file exists" if name == "back" else None
+
+    actions = list(plan_sync([], journal, SyncOptions(delete_removed=True),
+                             not_absent=not_absent))
+    assert _deleted(actions) == ["gone"]
+    assert _kept(actions) == {"back": 1}
+    assert sorted(asked) == ["back", "gone"]

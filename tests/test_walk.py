@@ -194,3 +194,16 @@ def test_journal_and_side_files_inside_the_tree_are_not_files(tmp_path: Path) ->
     assert len(_rels(walk_tree(tmp_path, journal=tmp_path.parent / "j.log"))) == 11
     assert _rels(walk_tree(tmp_path / "sub" / ".." / "sub", journal=tmp_path / "sub/j.log")) == {
         "j.log.txt", "j.log.index.bak", "xj.log"}
+
+
+def test_not_absent_looks_at_the_path_once_more(tmp_path: Path) -> None:
+    from glacierlib.walk import not_absent
+
+    _tree(tmp_path, {"file": b"f", "d/x": b"x"})
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    check = not_absent(tmp_path)
+    assert check("file") is not None  # a regular file is there
+    assert check("link/x") is not None  # reached through a link the walk did not follow
+    assert check("missing") is None
+    assert check("file/below") is None  # ENOTDIR: a file where a directory was
+    assert check("d") is None  # a directory is not the regular file that was backed up

@@ -31,7 +31,7 @@ from glacierlib.operations._store import store_for, upload_processes_for
 from glacierlib.plan import Action, Skip, SyncOptions, plan_sync
 from glacierlib.progress import Notice, ProgressCallback, ignore_progress
 from glacierlib.upload import ResumeState, resume_path
-from glacierlib.walk import WalkEntry, walk_tree
+from glacierlib.walk import WalkEntry, not_absent, walk_tree
 
 __all__ = ["SyncReport", "sync", "sync_options"]
 
@@ -89,7 +89,8 @@ def _dry_run(settings: Settings, root: Path, journal: Path, on_event: ProgressCa
     state = read_journal(journal, filters=settings.filters)
     planned = 0
     skipped: list[Skip] = []
-    for action in plan_sync(_walk(settings, root, journal), state, sync_options(settings)):
+    for action in plan_sync(_walk(settings, root, journal), state, sync_options(settings),
+                            not_absent=not_absent(root)):
         planned += 1
         if isinstance(action, Skip):
             skipped.append(action)
@@ -140,7 +141,8 @@ def sync(
             if settings.local_dir is not None:
                 store.create_vault(vault)
             entries = _walk(settings, root, journal)
-            actions = plan_sync(entries, writer.state, sync_options(settings))
+            actions = plan_sync(entries, writer.state, sync_options(settings),
+                                not_absent=not_absent(root))
             resume = ResumeState.open(resume_path(journal), fsync=settings.fsync)
             try:
                 with Executor(store, vault, writer, concurrency=settings.concurrency,

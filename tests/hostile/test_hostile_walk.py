@@ -266,6 +266,22 @@ def test_file_shrinking_to_zero_during_the_walk_is_not_deleted(tree: Tree) -> No
             if s.kind == "emptied"] == ["d/four.txt"]
 
 
+def test_file_on_disk_that_the_walk_does_not_enter_is_not_deleted(
+        tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    """Backed up through a symlinked directory with --follow; synced later without it."""
+    outside = tree.base / "outside"
+    outside.mkdir()
+    (outside / "o.txt").write_bytes(b"still here")
+    (tree.src / "linked").symlink_to(outside)
+    assert tree.sync_in_process(capsys, "--follow").code == 0
+    assert "linked/o.txt" in tree.live()
+    result = tree.sync_in_process(capsys, "--delete-removed")
+    assert result.code == 0, result.text()
+    assert "linked/o.txt" in tree.live(), result.text()
+    assert "  linked/o.txt: 1 archive(s); not proven absent: the file exists" in result.out, (
+        result.text())
+
+
 # -- small things ------------------------------------------------------------------------------
 
 
