@@ -10,8 +10,8 @@ nothing else happens: no store is built, no request is sent, and the journal is 
 
 ``--delete-removed`` deletes only what the walk proved absent (see :mod:`glacierlib.plan`):
 the deletions a walk problem held back are counted in the report (:attr:`SyncReport.held_back`)
-and logged, on a dry run too. The journal and its side files are never backed up
-when they live inside ``--dir``.
+and logged, on a dry run too. The journal and its side files are never backed up when they
+live inside ``--dir``.
 """
 
 from __future__ import annotations
@@ -110,8 +110,7 @@ def _log_held_back(report: SyncReport) -> None:
     if report.held_back:
         reasons = "; ".join(f"{s.display}: {s.reason}" for s in report.result.skipped
                             if s.kind == "kept")
-        logger.info("--delete-removed held back %d deletion(s): %s", report.held_back,
-                       reasons)
+        logger.info("--delete-removed held back %d deletion(s): %s", report.held_back, reasons)
 
 
 def sync(

@@ -57,8 +57,8 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
         for skip in unread:
             ui.out(f"  {skip.display}: {skip.reason}")
     if report.held_back:
-        ui.out(f"HELD BACK: {report.held_back} deletion(s) of --delete-removed: the walk could "
-               "not prove these files absent, so their archives are kept:")
+        ui.out(f"HELD BACK: {report.held_back} deletion(s) of --delete-removed: these files "
+               "were not proven absent, so their archives are kept:")
         for skip in result.skipped:
             if skip.kind == "kept":
                 ui.out(f"  {skip.display}: {skip.kept} archive(s); {skip.reason}")
