@@ -7,13 +7,18 @@ pulls only when it has a free slot. Multipart uploads are recorded in ``<journal
 the ones nothing needs any more are aborted. With ``dry_run`` the plan is handed to ``on_plan`` and
 nothing else happens: no store is built, no request is sent, and the journal is only read
 (a missing journal is not created, unlike mt-aws-glacier).
+
+``--delete-removed`` deletes only what the walk proved absent (see :mod:`glacierlib.plan`):
+the deletions a walk problem held back are counted in the report (:attr:`SyncReport.held_back`)
+and logged, on a dry run too. The journal and its side files are never backed up when they
+live inside ``--dir``.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -26,7 +31,7 @@ from glacierlib.operations._store import store_for, upload_processes_for
 from glacierlib.plan import Action, Skip, SyncOptions, plan_sync
 from glacierlib.progress import Notice, ProgressCallback, ignore_progress
 from glacierlib.upload import ResumeState, resume_path
-from glacierlib.walk import walk_tree
+from glacierlib.walk import WalkEntry, not_absent, walk_tree
 
 __all__ = ["SyncReport", "sync", "sync_options"]
 
@@ -51,6 +56,11 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return self.result.ok
+
+    @property
+    def held_back(self) -> int:
+        """Archives ``--delete-removed`` kept because the walk could not prove them absent."""
+        return sum(s.kept for s in self.result.skipped if s.kind == "kept")
 
 
 def sync_options(settings: Settings) -> SyncOptions:
@@ -79,15 +89,28 @@ def _dry_run(settings: Settings, root: Path, journal: Path, on_event: ProgressCa
     state = read_journal(journal, filters=settings.filters)
     planned = 0
     skipped: list[Skip] = []
-    for action in plan_sync(walk_tree(root, filters=settings.filters, follow=settings.follow),
-                            state, sync_options(settings)):
+    for action in plan_sync(_walk(settings, root, journal), state, sync_options(settings),
+                            not_absent=not_absent(root)):
         planned += 1
         if isinstance(action, Skip):
             skipped.append(action)
         if on_plan is not None:
             on_plan(action)
-    return SyncReport(ExecutionReport(skipped=tuple(skipped)), dry_run=True, planned=planned,
-                      journal_warnings=tuple(state.warnings))
+    report = SyncReport(ExecutionReport(skipped=tuple(skipped)), dry_run=True, planned=planned,
+                        journal_warnings=tuple(state.warnings))
+    _log_held_back(report)
+    return report
+
+
+def _walk(settings: Settings, root: Path, journal: Path) -> Iterator[WalkEntry]:
+    return walk_tree(root, filters=settings.filters, follow=settings.follow, journal=journal)
+
+
+def _log_held_back(report: SyncReport) -> None:
+    if report.held_back:
+        reasons = "; ".join(f"{s.display}: {s.reason}" for s in report.result.skipped
+                            if s.kind == "kept")
+        logger.info("--delete-removed held back %d deletion(s): %s", report.held_back, reasons)
 
 
 def sync(
@@ -116,8 +139,9 @@ def sync(
                        upload_processes=upload_processes_for(settings)) as store:
             if settings.local_dir is not None:
                 store.create_vault(vault)
-            entries = walk_tree(root, filters=settings.filters, follow=settings.follow)
-            actions = plan_sync(entries, writer.state, sync_options(settings))
+            entries = _walk(settings, root, journal)
+            actions = plan_sync(entries, writer.state, sync_options(settings),
+                                not_absent=not_absent(root))
             resume = ResumeState.open(resume_path(journal), fsync=settings.fsync)
             try:
                 with Executor(store, vault, writer, concurrency=settings.concurrency,
@@ -142,4 +166,6 @@ def sync(
         writer.close()
     logger.info("sync of %s: %d uploaded, %d deleted, %d failed", root, result.uploaded,
                 result.deleted, len(result.failed))
-    return SyncReport(result, journal_warnings=warnings)
+    report = SyncReport(result, journal_warnings=warnings)
+    _log_held_back(report)
+    return report

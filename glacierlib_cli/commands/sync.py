@@ -38,15 +38,30 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                f"replaced {result.replaced}; deleted {result.deleted} archive(s)"
                + (f"; {result.verified_unchanged} unchanged by tree hash"
                   if result.verified_unchanged else ""))
-    zero = [s for s in result.skipped if not s.error]
+    zero = [s for s in result.skipped if s.kind == "empty"]
     if zero:
         ui.out(f"Skipped {len(zero)} zero-size file(s) (Glacier cannot store empty archives):")
         for skip in zero:
             ui.out(f"  {skip.display}")
-    if result.unstorable:
-        ui.out(f"NOT STORED: {len(result.unstorable)} file(s) whose names cannot be stored:")
-        for skip in result.unstorable:
+    for skip in result.skipped:
+        if skip.kind in ("emptied", "vanished"):
+            ui.warn(f"{skip.display}: {skip.reason}")
+    unnamed = [s for s in result.unstorable if s.kind != "read"]
+    if unnamed:
+        ui.out(f"NOT STORED: {len(unnamed)} file(s) whose names cannot be stored:")
+        for skip in unnamed:
             ui.out(f"  {skip.display}: {skip.reason}")
+    unread = [s for s in result.unstorable if s.kind == "read"]
+    if unread:
+        ui.out(f"NOT READ: {len(unread)} file(s) or directories that could not be read:")
+        for skip in unread:
+            ui.out(f"  {skip.display}: {skip.reason}")
+    if report.held_back:
+        ui.out(f"HELD BACK: {report.held_back} deletion(s) of --delete-removed: these files "
+               "were not proven absent, so their archives are kept:")
+        for skip in result.skipped:
+            if skip.kind == "kept":
+                ui.out(f"  {skip.display}: {skip.kept} archive(s); {skip.reason}")
     if result.changed:
         ui.out(f"CHANGED while uploading, not recorded (the next sync retries them): "
                f"{len(result.changed)}")
