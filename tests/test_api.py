@@ -126,9 +126,12 @@ def test_sync_keeps_the_callers_own_freeze(tree: Settings, gc_state: None) -> No
 
 
 def test_sync_leaves_a_disabled_collector_alone(tree: Settings, gc_state: None) -> None:
+    """A caller that disabled the collector manages it: no freeze, even while sync runs."""
+    during: list[int] = []
     gc.unfreeze()
     gc.disable()
-    assert glacierlib.sync(tree).ok
+    assert glacierlib.sync(tree, lambda _e: during.append(gc.get_freeze_count())).ok
+    assert during and set(during) == {0}
     assert not gc.isenabled()
     assert gc.get_freeze_count() == 0
 
