@@ -211,11 +211,11 @@ def test_restore_file_to_another_place(backed_up: Settings, slow_server: LocalSe
 
 
 def test_restore_file_refusals(backed_up: Settings, tmp_path: Path) -> None:
-    with pytest.raises(NotInJournal, match="'nope.jpg' is not in the journal"):
+    with pytest.raises(NotInJournal, match=r"'nope\.jpg' is not in the journal"):
         glacierlib.restore_file(backed_up, "nope.jpg")
     other = tmp_path / "other.jpg"
     other.write_bytes(b"not the archive")
-    with pytest.raises(ConfigError, match="exists and is not the archived 'b.jpg'"):
+    with pytest.raises(ConfigError, match=r"exists and is not the archived 'b\.jpg'"):
         glacierlib.restore_file(backed_up, "b.jpg", dest=other)
     assert other.read_bytes() == b"not the archive"
     # The local file is the archive already: done, nothing asked of the vault.
@@ -230,3 +230,18 @@ def test_restore_file_under_local_dir_is_one_call(tree: Settings) -> None:
     result: FileRestore = glacierlib.restore_file(tree, "sub/b.txt")
     assert (result.status, result.initiated, result.downloaded) == ("done", True, True)
     assert (tree.dir / "sub" / "b.txt").read_text() == "beta" * 1000
+
+
+def test_the_15_line_example_backs_up_and_says_so(tmp_path: Path) -> None:
+    script = ROOT / "examples" / "backup_in_15_lines.py"
+    assert len(script.read_text().splitlines()) <= 15
+    args = [sys.executable, str(script), str(ROOT / "examples" / "sample"), "demo",
+            str(tmp_path / "demo.journal"), str(tmp_path / "glacier")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False,
+                           env=env)
+    assert (first.returncode, first.stdout) == (0, "uploaded 4 file(s), deleted 0\n")
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False,
+                           env=env)
+    assert (again.returncode, again.stdout) == (0, "uploaded 0 file(s), deleted 0\n")
+    assert len(read_journal(tmp_path / "demo.journal").archives) == 4
