@@ -37,21 +37,24 @@ with yours:
 The target is a Glacier vault. When an S3 bucket target lands, its fixtures will sit beside
 these as ``glacier_bucket_*`` (``glacier_bucket_settings``...), leaving these unchanged.
 
-This module imports pytest; ``import glacierlib`` never imports it.
+This module imports pytest; ``import glacierlib`` never imports it. Installed, the plugin is
+loaded by every pytest run of the environment, so it imports botocore and the server only when
+a test asks for one of its fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import pytest
 
-from glacierlib.config import Settings
-from glacierlib.localserver import LocalServer, ServerConfig, running_server
-from glacierlib.operations.vaults import create_vault
 from glacierlib.options import settings
+
+if TYPE_CHECKING:
+    from glacierlib.config import Settings
+    from glacierlib.localserver import LocalServer, ServerConfig
 
 __all__ = [
     "LocalConnection",
@@ -76,12 +79,16 @@ class LocalConnection(TypedDict):
 @pytest.fixture
 def glacier_server_config() -> ServerConfig:
     """Strict and instant (no job delay); override to set delays or variants."""
+    from glacierlib.localserver import ServerConfig
+
     return ServerConfig()
 
 
 @pytest.fixture
 def glacier_local_server(glacier_server_config: ServerConfig) -> Iterator[LocalServer]:
     """A local Glacier server in memory on a free loopback port, stopped after the test."""
+    from glacierlib.localserver import running_server
+
     with running_server(config=glacier_server_config) as server:
         yield server
 
@@ -104,6 +111,8 @@ def glacier_connection(glacier_local_server: LocalServer) -> LocalConnection:
 def glacier_settings(glacier_connection: LocalConnection, glacier_vault_name: str,
                      tmp_path: Path) -> Settings:
     """Settings for an existing, empty vault; ``dir`` is an empty directory to back up."""
+    from glacierlib.operations.vaults import create_vault
+
     root = tmp_path / "glacier-dir"
     root.mkdir()
     result = settings(**glacier_connection, vault=glacier_vault_name, dir=root,

@@ -7,7 +7,10 @@ glacierlib.testing``, as its ``pytest11`` entry point does once glacierlib is in
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,6 +111,16 @@ def test_without_the_plugin_the_fixtures_do_not_exist(pytester: pytest.Pytester)
     result = pytester.runpytest("-p", "no:glacierlib", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=3)
     result.stdout.fnmatch_lines(["*fixture 'glacier_settings' not found*"])
+
+
+def test_loading_the_plugin_is_cheap() -> None:
+    """Installed, it loads in every pytest run of the environment, glacierlib's or not."""
+    code = ("import sys, glacierlib.testing; "
+            "print(sorted(m for m in ('botocore', 'glacierlib.localserver', "
+            "'glacierlib.operations.sync') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
 
 
 def _fixture_names(path: Path) -> set[str]:
