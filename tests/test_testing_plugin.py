@@ -1,7 +1,9 @@
 """``glacierlib.testing``: a user's own test suite gets a local vault from the pytest plugin.
 
 The user's tests run in a pytester session with only the plugin loaded (``-p
-glacierlib.testing``, as its ``pytest11`` entry point does once glacierlib is installed).
+glacierlib.testing``, as its ``pytest11`` entry point does once glacierlib is installed), in a
+subprocess: an in-process run would drop the modules it imported from ``sys.modules`` when it
+ends, leaving this session with two copies of them.
 """
 
 from __future__ import annotations
@@ -93,22 +95,30 @@ def test_restore_waits_for_the_job(glacier_settings, glacier_local_server):
 '''
 
 
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """The subprocess finds this checkout's glacierlib whether or not it is installed."""
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), *([path] if path else [])]))
+    return pytester
+
+
 def test_a_users_backup_tests_run_against_the_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user_backup=USER_TESTS)
-    result = pytester.runpytest(*PLUGIN_ARGS)
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS)
     result.assert_outcomes(passed=3)
 
 
 def test_a_user_overrides_the_server_config_and_vault(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user_restore=SLOW_TESTS)
-    result = pytester.runpytest(*PLUGIN_ARGS)
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS)
     result.assert_outcomes(passed=1)
 
 
 def test_without_the_plugin_the_fixtures_do_not_exist(pytester: pytest.Pytester) -> None:
     """The check above would pass vacuously if the fixtures came from anywhere else."""
     pytester.makepyfile(test_user_backup=USER_TESTS)
-    result = pytester.runpytest("-p", "no:glacierlib", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:glacierlib", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=3)
     result.stdout.fnmatch_lines(["*fixture 'glacier_settings' not found*"])
 
@@ -145,10 +155,28 @@ def test_plugin_fixture_names_cannot_clash_with_the_projects_own() -> None:
     assert plugin & ours == set()
 
 
-def test_the_plugin_is_registered_as_an_entry_point() -> None:
+def _pytest11_table() -> str:
     text = (ROOT / "pyproject.toml").read_text("utf-8")
     table = re.search(r"^\[project\.entry-points\.pytest11\]\n(.*?)(?:^\[|\Z)", text,
                       re.MULTILINE | re.DOTALL)
-    assert table is not None
-    assert re.search(r'^glacierlib\s*=\s*"glacierlib\.testing"\s*$', table.group(1),
-                     re.MULTILINE)
+    assert table is not None, "pyproject.toml has no [project.entry-points.pytest11]"
+    return table.group(1).strip()
+
+
+def test_the_plugin_is_registered_as_an_entry_point() -> None:
+    assert re.fullmatch(r'glacierlib\s*=\s*"glacierlib\.testing"', _pytest11_table())
+
+
+def test_the_entry_point_loads_the_plugin_by_itself(pytester: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``pip install glacierlib`` writes (entry_points.txt), found on sys.path."""
+    site = pytester.mkdir("site")
+    info = site / "glacierlib-0.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: glacierlib\nVersion: 0.0.0\n")
+    (info / "entry_points.txt").write_text(
+        "[pytest11]\n" + _pytest11_table().replace('"', "") + "\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(site)]))
+    pytester.makepyfile(test_user_backup=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
