@@ -122,7 +122,7 @@ def restore_completed(
             ))
         if waiting:
             on_event(Notice(f"{len(waiting)} retrieval job(s) still in progress"))
-        on_event(PlanReady(len(requests), sum(r.size for r in requests)))
+        on_event(PlanReady(len(requests), sum(r.size for r in requests), complete=True))
         outcomes = download_archives(
             store, requests, concurrency=settings.concurrency, on_event=on_event,
             fsync=settings.fsync,
