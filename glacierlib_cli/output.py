@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from glacierlib.progress import ProgressCallback
+    from glacierlib.progress import FileDone, ProgressCallback
     from glacierlib_cli.progress import ProgressDisplay
 
 __all__ = ["Ui", "terminal_safe"]
@@ -180,6 +180,19 @@ class Ui:
                 )
                 self._display.start()
             return self._display
+
+    @property
+    def finished_files(self) -> list[FileDone]:
+        """The files the run finished (recorded with ``--format json`` only), in order."""
+        with self._lock:
+            return [] if self._display is None else list(self._display.finished)
+
+    @property
+    def all_warnings(self) -> list[str]:
+        """Warnings shown so far: ``warn`` calls, then warning and error notices."""
+        with self._lock:
+            notices = [] if self._display is None else self._display.warnings
+            return [*self.warnings, *notices]
 
     def _write_progress_line(self, line: str) -> None:
         self.stderr.write(terminal_safe(line) + "\n")

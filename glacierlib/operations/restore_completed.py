@@ -43,7 +43,11 @@ class PlannedDownload:
 
 @attrs.frozen
 class RestoreCompletedReport:
-    """Downloads done or failed, plus files still waiting for a job or without one."""
+    """Downloads done or failed, plus files still waiting for a job or without one.
+
+    ``planned`` is what was (or, with ``dry_run``, would be) downloaded: name, archive id and
+    size of each file whose job was ready (with ``dry_run``: of each missing file).
+    """
 
     downloads: tuple[DownloadOutcome, ...] = ()
     in_progress: tuple[str, ...] = ()
@@ -129,4 +133,5 @@ def restore_completed(
         )
     return RestoreCompletedReport(
         outcomes, tuple(waiting), tuple(without), tuple(rejected), tuple(unsafe),
+        planned=tuple(PlannedDownload(r.name, r.archive_id, r.size) for r in requests),
     )
