@@ -37,7 +37,7 @@ __all__ = ["ProgressDisplay", "format_bytes", "format_duration", "format_rate"]
 
 _RATE_WINDOW = 10.0  # seconds of history behind the transfer rate
 _BAR_WIDTH = 20
-_MIN_BAR = 5
+_FLIGHT_ROOM = 24  # columns kept for the name of a file in flight before the bar is drawn
 
 
 def format_bytes(n: float) -> str:
@@ -293,6 +293,7 @@ class ProgressDisplay:
         rate = self.rate()
         fraction = self.fraction()
         parts: list[tuple[int, str]] = []  # (priority: lower is kept first, text)
+        bar = ""
         if fraction is None:
             parts.append((0, f"{self.files_done}/{self.files_total}+ files (scanning)"))
             if self.bytes_total:
@@ -301,10 +302,9 @@ class ProgressDisplay:
             elif self.bytes_done:
                 parts.append((2, format_bytes(self.bytes_done)))
         else:
-            percent = int(fraction * 100)
-            parts.append((5, "[" + "#" * int(fraction * _BAR_WIDTH)
-                          + "-" * (_BAR_WIDTH - int(fraction * _BAR_WIDTH)) + "]"))
-            parts.append((0, f"{percent:3d}%"))
+            filled = int(fraction * _BAR_WIDTH)
+            bar = "[" + "#" * filled + "-" * (_BAR_WIDTH - filled) + "]"
+            parts.append((0, f"{int(fraction * 100):3d}%"))
             parts.append((1, f"{self.files_done}/{self.files_total} files"))
             parts.append((3, f"{format_bytes(self.bytes_done)}/"
                              f"{format_bytes(self.bytes_total)}"))
@@ -315,7 +315,12 @@ class ProgressDisplay:
         if self.errors:
             parts.append((0, f"{self.errors} errors"))
         line = _fit(parts, room)
-        flight = self._flight_text(room - len(line) - 1)
+        spare = room - len(line) - 1
+        # The bar only where it leaves room to name a file in flight too.
+        if bar and spare - len(bar) - 1 >= _FLIGHT_ROOM:
+            line = f"{bar} {line}"
+            spare -= len(bar) + 1
+        flight = self._flight_text(spare)
         if flight:
             line = f"{line} {flight}"
         if len(line) > room:  # only the first part alone can be this long
@@ -324,7 +329,7 @@ class ProgressDisplay:
 
     def _flight_text(self, room: int) -> str:
         """``> name`` of the newest file in flight (``(+2)`` more), shortened to ``room``."""
-        if not self._in_flight or room < 12:
+        if not self._in_flight or room < 14:
             return ""
         names = list(self._in_flight)
         more = f" (+{len(names) - 1})" if len(names) > 1 else ""
