@@ -57,7 +57,7 @@ def _json(report: CheckLocalHashReport, ui: Ui) -> int:
     code = 0 if report.ok else 1
     counts = {key: 0 for key in ("ok", "treehash_mismatch", "size_mismatch", "zero_size",
                                  "missed", "cannot_open")}
-    for result in report.results:
+    for result in report.results if not report.dry_run else ():
         counts[_key(result.status)] = counts.get(_key(result.status), 0) + 1
     files = [j.file_entry(r.name, "check", size=r.size, tree_hash=r.tree_hash.hex,
                           status="planned" if report.dry_run else _key(r.status),
@@ -66,8 +66,8 @@ def _json(report: CheckLocalHashReport, ui: Ui) -> int:
              for r in report.results]
     ui.json_report(j.document(
         ui, exit_code=code, dry_run=report.dry_run,
-        counts={"files": len(report.results), **({} if report.dry_run else counts),
-                "mtime_mismatch": report.mtime_mismatches},
+        counts={"files": len(report.results), **counts,
+                "mtime_mismatch": 0 if report.dry_run else report.mtime_mismatches},
         bytes={"checked": sum(r.size for r in report.results
                               if not report.dry_run and r.status == "OK")},
         files=files,

@@ -83,8 +83,11 @@ def _json(report: SyncReport, planned: list[object], ui: Ui) -> int:
     result = report.result
     code = 0 if report.ok else 1
     zero = [s for s in result.skipped if not s.error]
-    files = ([j.planned_entry(a) for a in planned] if report.dry_run else j.finished_files(ui))
-    files += [j.file_entry(s.display, "skip", status="skipped", reason=s.reason) for s in zero]
+    if report.dry_run:  # the plan holds the skips too
+        files = [j.planned_entry(a) for a in planned]
+    else:
+        files = j.finished_files(ui) + [
+            j.file_entry(s.display, "skip", status="skipped", reason=s.reason) for s in zero]
     ui.json_report(j.document(
         ui, exit_code=code, dry_run=report.dry_run,
         counts={"planned": report.planned, "uploaded": result.uploaded,
