@@ -211,7 +211,8 @@ class ProgressDisplay:
             self.bytes_done += event.delta
             now = self._clock()
             self._samples.append((now, self.bytes_done))
-            while self._samples and now - self._samples[0][0] > _RATE_WINDOW:
+            # Keep one sample from before the window: the count where the window starts.
+            while len(self._samples) > 1 and now - self._samples[1][0] >= _RATE_WINDOW:
                 self._samples.popleft()
             return None
         if isinstance(event, FileStarted):
@@ -254,11 +255,17 @@ class ProgressDisplay:
     # -- rendering -----------------------------------------------------------------------
 
     def rate(self) -> float:
-        """Bytes per second over the last few seconds (0 until two samples exist)."""
-        if len(self._samples) < 2:
-            return 0.0
-        (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
-        return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        """Bytes per second over the last few seconds, up to now: a stall shows as a falling
+        rate, and two files answered a millisecond apart at the start are not a spike."""
+        now = self._clock()
+        since = max(now - _RATE_WINDOW, self._started)
+        base = 0
+        for when, done in self._samples:
+            if when > since:
+                break
+            base = done
+        elapsed = now - since
+        return (self.bytes_done - base) / elapsed if elapsed > 0 else 0.0
 
     def average_rate(self) -> float:
         """Bytes per second over the whole run so far (0 before any time has passed)."""

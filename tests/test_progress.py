@@ -133,6 +133,23 @@ def test_the_line_fits_the_width_and_keeps_percent_and_eta_whole(width: int) -> 
         assert line.endswith("> photos/2024/summer/IMG_20240712_123456.jpg")
 
 
+def test_rate_is_neither_a_spike_at_the_start_nor_stuck_after_a_stall() -> None:
+    clock = Clock()
+    d = display(clock)
+    clock.now = 0.001
+    d(BytesMoved(4 * MIB))  # two small files answered a millisecond apart, at the start
+    clock.now = 0.002
+    d(BytesMoved(4 * MIB))
+    clock.now = 1.0
+    assert d.rate() == 8 * MIB  # over the run so far, not 8 MiB per millisecond
+    clock.now = 4.0
+    assert d.rate() == 2 * MIB  # nothing since: the rate falls, it does not freeze
+    clock.now = 30.0
+    d(BytesMoved(10 * MIB))
+    clock.now = 35.0
+    assert d.rate() == MIB  # the last ten seconds only: 10 MiB since 25.0
+
+
 def test_default_width_comes_from_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "40")  # shutil.get_terminal_size reads it first
     d = ProgressDisplay(write=lambda s: None, draw=lambda s: None, lock=threading.RLock())

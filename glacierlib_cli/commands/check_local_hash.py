@@ -27,6 +27,7 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.check_local_hash import check_local_hash
 
     report = check_local_hash(settings, on_event=ui.progress)
+    ui.close()  # the progress summary before the results
     if ui.json:
         return _json(report, ui)
     for warning in report.journal_warnings:

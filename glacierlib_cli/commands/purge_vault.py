@@ -30,6 +30,7 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
         ui.out(describe_action(action))
 
     report = purge_vault(settings, on_event=ui.progress, on_plan=on_plan)
+    ui.close()  # the progress summary before the results
     if ui.json:
         from glacierlib_cli import jsonreport as j
 

@@ -24,6 +24,7 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.restore_completed import restore_completed
 
     report = restore_completed(settings, on_event=ui.progress)
+    ui.close()  # the progress summary before the results
     code = _exit_code(report)
     if ui.json:
         return _json(report, code, ui)

@@ -38,6 +38,7 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
 
     report = sync(settings, on_event=ui.progress, on_plan=on_plan,
                   count_first=ui.progress_display.live)
+    ui.close()  # the progress summary before the results
     if ui.json:
         return _json(report, planned, ui)
     for warning in report.journal_warnings:

@@ -29,6 +29,7 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.upload_file import upload_file
 
     report = upload_file(settings, on_event=ui.progress)
+    ui.close()  # the progress summary before the results
     if ui.json:
         from glacierlib_cli import jsonreport as j
 
