@@ -244,17 +244,13 @@ def _vault(request: pytest.FixtureRequest) -> None:
         assert main(["create-vault", VAULT, *connection(server), "--quiet"]) == 0
 
 
-def _final(events: Events) -> list[PlanReady]:
-    return [e for e in events.items if isinstance(e, PlanReady) and e.complete]
-
-
 def test_sync_says_when_totals_are_final(local_server: LocalServer, tmp_path: Path) -> None:
     root = tmp_path / "data"
     _tree(root, {f"d{i % 3}/f{i}": 1000 + i for i in range(12)})
     events = Events()
     report = sync(_settings(local_server, root, tmp_path / "j"), events)
     assert report.result.uploaded == 12
-    final = _final(events)
+    final = events.final_totals()
     assert final == [PlanReady(12, sum(1000 + i for i in range(12)), complete=True)]
     # Before it, every total was a lower bound.
     assert all(not e.complete for e in events.items[:events.items.index(final[0])]
@@ -269,14 +265,16 @@ def test_count_first_gives_final_totals_while_the_first_upload_waits(
     _tree(root, sizes)
     counted = threading.Event()
     seen: list[ProgressEvent] = []
+    held: list[FileStarted] = []
 
     def on_event(event: ProgressEvent) -> None:
         seen.append(event)
         if isinstance(event, PlanReady) and event.complete:
             counted.set()
-        if isinstance(event, FileStarted) and not counted.is_set():
+        if isinstance(event, FileStarted) and not held:
             # Hold the only upload slot: the real plan cannot run out before the count is in.
-            counted.wait(30)
+            held.append(event)
+            counted.wait(20)
 
     report = sync(_settings(local_server, root, tmp_path / "j"), on_event, count_first=True)
     assert report.result.uploaded == 40
@@ -298,7 +296,7 @@ def test_count_first_counts_deletions_and_the_cap(local_server: LocalServer,
     report = sync(_settings(local_server, root, journal, delete_removed=True), events,
                   count_first=True)
     assert (report.result.uploaded, report.result.deleted) == (1, 2)
-    assert _final(events) == [PlanReady(3, 400, complete=True)] * 2  # count, then the plan
+    assert events.final_totals() == [PlanReady(3, 400, complete=True)] * 2  # count, then the plan
     assert set(read_journal(journal).latest_by_name()) == {"keep", "new"}
 
     _tree(root, {"a": 10, "b": 20, "c": 30})
@@ -306,4 +304,4 @@ def test_count_first_counts_deletions_and_the_cap(local_server: LocalServer,
     report = sync(_settings(local_server, root, journal, max_number_of_files=2), events,
                   count_first=True)
     assert report.result.uploaded == 2
-    assert [e.files for e in _final(events)] == [2, 2]
+    assert [e.files for e in events.final_totals()] == [2, 2]
