@@ -112,5 +112,6 @@ def planned_entry(action: object) -> dict[str, Any]:
     if isinstance(action, Delete):
         return file_entry(action.name, "delete", status="planned", archive_id=action.archive_id)
     if isinstance(action, Skip):
-        return file_entry(action.display, "skip", status="planned", reason=action.reason)
+        return file_entry(action.display, "skip", status="planned", reason=action.reason,
+                          kind=action.kind, kept=action.kept)
     raise TypeError(f"not a plan action: {action!r}")  # pragma: no cover

@@ -203,9 +203,15 @@ class ProgressDisplay:
     def _apply(self, event: ProgressEvent) -> str | None:
         """Update the counters; return the line to print for this event, if any."""
         if isinstance(event, PlanReady):
-            self.files_total = max(self.files_total, event.files)
+            # Final totals replace the file count (a count ahead may have guessed deletions
+            # a walk problem then held back); growing ones are lower bounds. Bytes only grow:
+            # a verification that finds a change adds its upload.
+            if event.complete:
+                self.files_total = event.files
+                self.totals_final = True
+            else:
+                self.files_total = max(self.files_total, event.files)
             self.bytes_total = max(self.bytes_total, event.bytes)
-            self.totals_final = self.totals_final or event.complete
             return None
         if isinstance(event, BytesMoved):
             self.bytes_done += event.delta

@@ -7,6 +7,11 @@ pulls only when it has a free slot. Multipart uploads are recorded in ``<journal
 the ones nothing needs any more are aborted. With ``dry_run`` the plan is handed to ``on_plan`` and
 nothing else happens: no store is built, no request is sent, and the journal is only read
 (a missing journal is not created, unlike mt-aws-glacier).
+
+``--delete-removed`` deletes only what the walk proved absent (see :mod:`glacierlib.plan`):
+the deletions a walk problem held back are counted in the report (:attr:`SyncReport.held_back`)
+and logged, on a dry run too. The journal and its side files are never backed up when they
+live inside ``--dir``.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from glacierlib.plan import (
 )
 from glacierlib.progress import Notice, PlanReady, ProgressCallback, ignore_progress
 from glacierlib.upload import ResumeState, resume_path
-from glacierlib.walk import LocalFile, WalkEntry, walk_tree
+from glacierlib.walk import LocalFile, WalkEntry, WalkProblem, not_absent, walk_tree
 
 __all__ = ["SyncReport", "sync", "sync_options"]
 
@@ -61,6 +66,11 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return self.result.ok
+
+    @property
+    def held_back(self) -> int:
+        """Archives ``--delete-removed`` kept because the walk could not prove them absent."""
+        return sum(s.kept for s in self.result.skipped if s.kind == "kept")
 
 
 def sync_options(settings: Settings) -> SyncOptions:
@@ -89,15 +99,28 @@ def _dry_run(settings: Settings, root: Path, journal: Path, on_event: ProgressCa
     state = read_journal(journal, filters=settings.filters)
     planned = 0
     skipped: list[Skip] = []
-    for action in plan_sync(walk_tree(root, filters=settings.filters, follow=settings.follow),
-                            state, sync_options(settings)):
+    for action in plan_sync(_walk(settings, root, journal), state, sync_options(settings),
+                            not_absent=not_absent(root)):
         planned += 1
         if isinstance(action, Skip):
             skipped.append(action)
         if on_plan is not None:
             on_plan(action)
-    return SyncReport(ExecutionReport(skipped=tuple(skipped)), dry_run=True, planned=planned,
-                      journal_warnings=tuple(state.warnings))
+    report = SyncReport(ExecutionReport(skipped=tuple(skipped)), dry_run=True, planned=planned,
+                        journal_warnings=tuple(state.warnings))
+    _log_held_back(report)
+    return report
+
+
+def _walk(settings: Settings, root: Path, journal: Path) -> Iterator[WalkEntry]:
+    return walk_tree(root, filters=settings.filters, follow=settings.follow, journal=journal)
+
+
+def _log_held_back(report: SyncReport) -> None:
+    if report.held_back:
+        reasons = "; ".join(f"{s.display}: {s.reason}" for s in report.result.skipped
+                            if s.kind == "kept")
+        logger.info("--delete-removed held back %d deletion(s): %s", report.held_back, reasons)
 
 
 def _work(action: Action) -> tuple[int, int]:
@@ -107,14 +130,19 @@ def _work(action: Action) -> tuple[int, int]:
     return 1, action.file.size if isinstance(action, Upload | Replace) else 0
 
 
-def _final_totals(actions: Iterable[Action], on_event: ProgressCallback) -> Iterator[Action]:
-    """Pass the plan through; once it runs out, tell ``on_event`` the totals are final."""
+def _final_totals(actions: Iterable[Action], on_event: ProgressCallback, *,
+                  before: Callable[[], None]) -> Iterator[Action]:
+    """Pass the plan through; once it runs out, tell ``on_event`` the exact totals.
+
+    ``before`` stops the count ahead first, so its estimate never arrives after them.
+    """
     files = size = 0
     for action in actions:
         more_files, more_bytes = _work(action)
         files += more_files
         size += more_bytes
         yield action
+    before()
     on_event(PlanReady(files, size, complete=True))
 
 
@@ -137,19 +165,22 @@ def _count_ahead(settings: Settings, state: JournalState, *, journal_names: int,
 
 def _count(settings: Settings, state: JournalState, *, journal_names: int,
            on_event: ProgressCallback, stop: threading.Event) -> None:
-    root, _vault, _journal = _require(settings)
+    root, _vault, journal = _require(settings)
     options = sync_options(settings)
     snapshot = JournalSnapshot(state)
     present = 0
+    hidden = False  # a walk problem hid names: the deletions cannot be counted from here
 
     def entries() -> Iterator[WalkEntry]:
-        nonlocal present
-        for entry in walk_tree(root, filters=settings.filters, follow=settings.follow):
+        nonlocal present, hidden
+        for entry in _walk(settings, root, journal):
             if stop.is_set():
                 return
-            if (options.delete_removed and isinstance(entry, LocalFile) and entry.size
-                    and snapshot.has(entry.rel)):
-                present += 1
+            if options.delete_removed:
+                if isinstance(entry, LocalFile) and snapshot.has(entry.rel):
+                    present += 1  # an emptied file too: it is kept, not deleted
+                elif isinstance(entry, WalkProblem) and entry.unproven is not None:
+                    hidden = True
             yield entry
 
     files = size = 0
@@ -166,7 +197,7 @@ def _count(settings: Settings, state: JournalState, *, journal_names: int,
     files += max(0, journal_names - present)
     if options.max_number_of_files is not None:
         files = min(files, options.max_number_of_files)
-    on_event(PlanReady(files, size, complete=True))
+    on_event(PlanReady(files, size, complete=not hidden))
 
 
 def sync(
@@ -197,9 +228,6 @@ def sync(
                        upload_processes=upload_processes_for(settings)) as store:
             if settings.local_dir is not None:
                 store.create_vault(vault)
-            entries = walk_tree(root, filters=settings.filters, follow=settings.follow)
-            actions = _final_totals(plan_sync(entries, writer.state, sync_options(settings)),
-                                    on_event)
             stop_counting = threading.Event()
             counter = threading.Thread(
                 target=_count_ahead, name="glacierlib-count", daemon=True,
@@ -207,6 +235,16 @@ def sync(
                 kwargs={"on_event": on_event, "stop": stop_counting, "journal_names":
                         len(writer.state.names_sorted())
                         if count_first and settings.delete_removed else 0})
+
+            def stop_count() -> None:
+                stop_counting.set()
+                if counter.is_alive():
+                    counter.join()
+
+            entries = _walk(settings, root, journal)
+            actions = _final_totals(plan_sync(entries, writer.state, sync_options(settings),
+                                              not_absent=not_absent(root)),
+                                    on_event, before=stop_count)
             if count_first:
                 JournalSnapshot(writer.state)  # builds the name index here, not in two threads
                 counter.start()
@@ -227,9 +265,7 @@ def sync(
                             on_event(Notice(f"aborted {stale} interrupted upload(s) of files "
                                             "that no longer need them"))
             finally:
-                stop_counting.set()
-                if counter.is_alive():
-                    counter.join()
+                stop_count()
                 resume.close()
         warnings = tuple(writer.warnings)
     finally:
@@ -237,4 +273,6 @@ def sync(
         writer.close()
     logger.info("sync of %s: %d uploaded, %d deleted, %d failed", root, result.uploaded,
                 result.deleted, len(result.failed))
-    return SyncReport(result, journal_warnings=warnings)
+    report = SyncReport(result, journal_warnings=warnings)
+    _log_held_back(report)
+    return report

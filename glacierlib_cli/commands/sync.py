@@ -51,15 +51,30 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                f"replaced {result.replaced}; deleted {result.deleted} archive(s)"
                + (f"; {result.verified_unchanged} unchanged by tree hash"
                   if result.verified_unchanged else ""))
-    zero = [s for s in result.skipped if not s.error]
+    zero = [s for s in result.skipped if s.kind == "empty"]
     if zero:
         ui.out(f"Skipped {len(zero)} zero-size file(s) (Glacier cannot store empty archives):")
         for skip in zero:
             ui.out(f"  {skip.display}")
-    if result.unstorable:
-        ui.out(f"NOT STORED: {len(result.unstorable)} file(s) whose names cannot be stored:")
-        for skip in result.unstorable:
+    for skip in result.skipped:
+        if skip.kind in ("emptied", "vanished"):
+            ui.warn(f"{skip.display}: {skip.reason}")
+    unnamed = [s for s in result.unstorable if s.kind != "read"]
+    if unnamed:
+        ui.out(f"NOT STORED: {len(unnamed)} file(s) whose names cannot be stored:")
+        for skip in unnamed:
             ui.out(f"  {skip.display}: {skip.reason}")
+    unread = [s for s in result.unstorable if s.kind == "read"]
+    if unread:
+        ui.out(f"NOT READ: {len(unread)} file(s) or directories that could not be read:")
+        for skip in unread:
+            ui.out(f"  {skip.display}: {skip.reason}")
+    if report.held_back:
+        ui.out(f"HELD BACK: {report.held_back} deletion(s) of --delete-removed: these files "
+               "were not proven absent, so their archives are kept:")
+        for skip in result.skipped:
+            if skip.kind == "kept":
+                ui.out(f"  {skip.display}: {skip.kept} archive(s); {skip.reason}")
     if result.changed:
         ui.out(f"CHANGED while uploading, not recorded (the next sync retries them): "
                f"{len(result.changed)}")
@@ -83,25 +98,35 @@ def _json(report: SyncReport, planned: list[object], ui: Ui) -> int:
 
     result = report.result
     code = 0 if report.ok else 1
-    zero = [s for s in result.skipped if not s.error]
+    kept = [s for s in result.skipped if not s.error]
     if report.dry_run:  # the plan holds the skips too
         files = [j.planned_entry(a) for a in planned]
     else:
         files = j.finished_files(ui) + [
-            j.file_entry(s.display, "skip", status="skipped", reason=s.reason) for s in zero]
+            j.file_entry(s.display, "skip", status="skipped", reason=s.reason, kind=s.kind,
+                         kept=s.kept) for s in kept]
+    kinds = [s.kind for s in result.skipped]
+    not_read = [s for s in result.unstorable if s.kind == "read"]
+    not_stored = [s for s in result.unstorable if s.kind != "read"]
     ui.json_report(j.document(
         ui, exit_code=code, dry_run=report.dry_run,
         counts={"planned": report.planned, "uploaded": result.uploaded,
                 "replaced": result.replaced, "deleted": result.deleted,
-                "unchanged": result.verified_unchanged, "skipped_zero_size": len(zero),
-                "not_stored": len(result.unstorable), "changed": len(result.changed),
+                "unchanged": result.verified_unchanged,
+                "skipped_zero_size": kinds.count("empty"), "emptied": kinds.count("emptied"),
+                "held_back": report.held_back, "not_stored": len(not_stored),
+                "not_read": len(not_read), "changed": len(result.changed),
                 "failed": len(result.failed), "in_doubt": len(result.in_doubt)},
         bytes={"uploaded": result.uploaded_bytes},
         files=files,
         failures=[j.failure_entry(f.display, f.reason, kind="failed") for f in result.failed]
-        + [j.failure_entry(s.display, s.reason, kind="not_stored") for s in result.unstorable]
+        + [j.failure_entry(s.display, s.reason, kind="not_stored") for s in not_stored]
+        + [j.failure_entry(s.display, s.reason, kind="not_read") for s in not_read]
         + [j.failure_entry(name, "changed while uploading; not recorded (the next sync "
                                  "retries it)", kind="changed") for name in result.changed],
-        warnings=report.journal_warnings, in_doubt=result.in_doubt,
+        warnings=[*report.journal_warnings,
+                  *(f"{s.display}: {s.reason}" for s in result.skipped
+                    if s.kind in ("emptied", "vanished"))],
+        in_doubt=result.in_doubt,
     ))
     return code
