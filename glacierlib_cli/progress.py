@@ -120,6 +120,7 @@ class ProgressDisplay:
         self.files_done = 0
         self.files_skipped = 0
         self.errors = 0
+        self.failed_in_flight = 0
         self.bytes_done = 0
         #: Warning and error notices, in order (``--format json`` reports them).
         self.warnings: list[str] = []
@@ -236,10 +237,14 @@ class ProgressDisplay:
             detail = f" {event.detail}" if event.detail else ""
             return f"{event.action} done {event.path} ({format_bytes(event.size)}){detail}"
         if isinstance(event, FileSkipped):
+            started = event.path in self._in_flight
             self._in_flight.pop(event.path, None)
             self.files_skipped += 1
             if event.error:
                 self.errors += 1
+                # A planned file that failed is finished; a name the walk could not store was
+                # never counted in the totals, so it must not bring 100% closer.
+                self.failed_in_flight += started
                 return f"ERROR: {event.path}: {event.reason}"
             if self._verbose:
                 return f"skip {event.path}: {event.reason}"
@@ -281,22 +286,17 @@ class ProgressDisplay:
     def fraction(self) -> float | None:
         """How much of the work is done, or None while the totals are not final.
 
-        By bytes when there are bytes to move, else by files; never 1.0 before every planned
+        By bytes when there are bytes to move, else by files; 1.0 exactly when every planned
         file has finished, so 100% means done.
         """
         if not self.totals_final:
             return None
-        finished = self.files_done + self.errors
-        if self.bytes_total > 0:
-            value = self.bytes_done / self.bytes_total
-        elif self.files_total > 0:
-            value = finished / self.files_total
-        else:
-            value = 1.0
-        value = min(1.0, max(0.0, value))
-        if finished < self.files_total:
-            value = min(value, 0.99)
-        return value
+        finished = self.files_done + self.failed_in_flight
+        if finished >= self.files_total:
+            return 1.0  # every planned file is finished, whatever a byte estimate said
+        value = (self.bytes_done / self.bytes_total if self.bytes_total > 0
+                 else finished / self.files_total)
+        return min(0.99, max(0.0, value))
 
     def status_line(self, width: int | None = None) -> str:
         """The one-line status, at most ``width - 1`` characters (the terminal's by default)."""

@@ -100,15 +100,32 @@ def test_final_totals_give_a_percentage_that_is_100_only_when_done() -> None:
     assert d2.status_line(width=200).startswith("[####################] 100% 2/2 files")
 
 
+def test_exact_totals_replace_a_count_ahead_that_guessed_too_many() -> None:
+    clock = Clock()
+    d = display(clock)
+    d(PlanReady(5, 5 * MIB, complete=True))  # counted ahead: 2 deletions guessed
+    d(PlanReady(3, 3 * MIB))  # the executor's growing count stays below: no effect
+    assert (d.files_total, d.totals_final) == (5, True)
+    d(PlanReady(4, 3 * MIB, complete=True))  # the plan ran out: one deletion held back
+    for name in "abc":
+        d(BytesMoved(MIB))
+        d(FileDone(name, MIB))
+    d(FileDone("gone", 0, "delete", "id"))
+    assert "100% 4/4 files" in d.status_line(width=200)
+
+
 def test_a_failed_file_counts_as_finished_for_the_percentage() -> None:
     clock = Clock()
     d = display(clock)
-    d(PlanReady(2, 0, complete=True))  # deletions: no bytes, progress by files
+    d(PlanReady(2, 0, complete=True))  # no bytes to move: progress by files
     d(FileDone("a", 0, "delete", "id-a"))
     assert " 50% 1/2 files" in d.status_line(width=200)
+    d(FileSkipped("bad\\nname", "cannot be stored", error=True))  # never planned
+    assert " 50% 1/2 files" in d.status_line(width=200)
+    d(FileStarted("b", 0))
     d(FileSkipped("b", "access denied", error=True))
     line = d.status_line(width=200)
-    assert "100% 1/2 files" in line and "1 errors" in line
+    assert "100% 1/2 files" in line and "2 errors" in line
 
 
 @pytest.mark.parametrize("width", [40, 72, 200])
