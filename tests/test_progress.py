@@ -322,3 +322,22 @@ def test_count_first_counts_deletions_and_the_cap(local_server: LocalServer,
                   count_first=True)
     assert report.result.uploaded == 2
     assert [e.files for e in events.final_totals()] == [2, 2]
+
+
+def test_check_local_hash_and_purge_vault_give_final_totals_up_front(
+    local_server: LocalServer, tmp_path: Path,
+) -> None:
+    from glacierlib.operations.check_local_hash import check_local_hash
+    from glacierlib.operations.purge_vault import purge_vault
+
+    root, journal = tmp_path / "data", tmp_path / "j"
+    _tree(root, {"a": 100, "b/c": 250})
+    assert sync(_settings(local_server, root, journal)).ok
+    events = Events()
+    check_local_hash(_settings(local_server, root, journal), events)
+    assert events.final_totals() == [PlanReady(2, 350, complete=True)]
+    assert events.items.index(events.final_totals()[0]) == 0  # before the first file
+    events = Events()
+    assert purge_vault(_settings(local_server, root, journal), events).result.deleted == 2
+    assert events.final_totals() == [PlanReady(2, 0, complete=True)]
+    assert isinstance(events.items[0], PlanReady) and events.items[0].complete
