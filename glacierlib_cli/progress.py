@@ -308,7 +308,8 @@ class ProgressDisplay:
         parts: list[tuple[int, str]] = []  # (priority: lower is kept first, text)
         bar = ""
         if fraction is None:
-            parts.append((0, f"{self.files_done}/{self.files_total}+ files (scanning)"))
+            seen = max(self.files_total, self.files_done)
+            parts.append((0, f"{self.files_done}/{seen}+ files (scanning)"))
             if self.bytes_total:
                 parts.append((2, f"{format_bytes(self.bytes_done)}/"
                                  f"{format_bytes(self.bytes_total)}+"))

@@ -79,6 +79,10 @@ def test_growing_totals_are_shown_as_known_without_percent_or_eta() -> None:
         assert "%" not in line and "ETA" not in line, line
         assert re.search(r"\d+/\d+\+ files \(scanning\)", line), line
     assert lines[6] == "6/8+ files (scanning) 56.0 MiB/64.0 MiB+ 8.0 MiB/s > dir/file06.bin"
+    # Without any totals (standard input, a stream of work): what is done is what is known.
+    d2 = display(clock)
+    d2(FileDone("x", 5))
+    assert d2.status_line(width=200).startswith("1/1+ files (scanning)")
 
 
 def test_final_totals_give_a_percentage_that_is_100_only_when_done() -> None:
