@@ -17,7 +17,9 @@ live inside ``--dir``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -25,13 +27,21 @@ import attrs
 from glacierlib.config import Settings
 from glacierlib.exceptions import ConfigError
 from glacierlib.executor import ExecutionReport, Executor
-from glacierlib.journal import JournalWriter, read_journal
+from glacierlib.journal import JournalState, JournalWriter, read_journal
 from glacierlib.operations._gc import freeze_long_lived
 from glacierlib.operations._store import store_for, upload_processes_for
-from glacierlib.plan import Action, Skip, SyncOptions, plan_sync
-from glacierlib.progress import Notice, ProgressCallback, ignore_progress
+from glacierlib.plan import (
+    Action,
+    JournalSnapshot,
+    Replace,
+    Skip,
+    SyncOptions,
+    Upload,
+    plan_sync,
+)
+from glacierlib.progress import Notice, PlanReady, ProgressCallback, ignore_progress
 from glacierlib.upload import ResumeState, resume_path
-from glacierlib.walk import WalkEntry, not_absent, walk_tree
+from glacierlib.walk import LocalFile, WalkEntry, WalkProblem, not_absent, walk_tree
 
 __all__ = ["SyncReport", "sync", "sync_options"]
 
@@ -113,16 +123,95 @@ def _log_held_back(report: SyncReport) -> None:
         logger.info("--delete-removed held back %d deletion(s): %s", report.held_back, reasons)
 
 
+def _work(action: Action) -> tuple[int, int]:
+    """(files, bytes) an action adds to the totals, counted as the executor counts them."""
+    if isinstance(action, Skip):
+        return 0, 0
+    return 1, action.file.size if isinstance(action, Upload | Replace) else 0
+
+
+def _final_totals(actions: Iterable[Action], on_event: ProgressCallback, *,
+                  before: Callable[[], None]) -> Iterator[Action]:
+    """Pass the plan through; once it runs out, tell ``on_event`` the exact totals.
+
+    ``before`` stops the count ahead first, so its estimate never arrives after them.
+    """
+    files = size = 0
+    for action in actions:
+        more_files, more_bytes = _work(action)
+        files += more_files
+        size += more_bytes
+        yield action
+    before()
+    on_event(PlanReady(files, size, complete=True))
+
+
+def _count_ahead(settings: Settings, state: JournalState, *, journal_names: int,
+                 on_event: ProgressCallback, stop: threading.Event) -> None:
+    """Walk and plan once more, ahead of the executor, only to count the work (restic's way).
+
+    The executor pulls the real plan only when a slot is free, so without this the totals
+    would grow until the last file. The count plans without deletions (planning them iterates
+    the journal while the executor appends); they are counted as the journal's names
+    (``journal_names``, taken before the executor started) that the walk did not find. A
+    lookup can race with this run's own uploads only if the count falls behind them, which can
+    only shrink it; the real plan's final totals (:func:`_final_totals`) correct that.
+    """
+    try:
+        _count(settings, state, journal_names=journal_names, on_event=on_event, stop=stop)
+    except Exception as exc:  # only a count: the real plan meets and reports the same problem
+        logger.debug("counting ahead stopped: %s", exc)
+
+
+def _count(settings: Settings, state: JournalState, *, journal_names: int,
+           on_event: ProgressCallback, stop: threading.Event) -> None:
+    root, _vault, journal = _require(settings)
+    options = sync_options(settings)
+    snapshot = JournalSnapshot(state)
+    present = 0
+    hidden = False  # a walk problem hid names: the deletions cannot be counted from here
+
+    def entries() -> Iterator[WalkEntry]:
+        nonlocal present, hidden
+        for entry in _walk(settings, root, journal):
+            if stop.is_set():
+                return
+            if options.delete_removed:
+                if isinstance(entry, LocalFile) and snapshot.has(entry.rel):
+                    present += 1  # an emptied file too: it is kept, not deleted
+                elif isinstance(entry, WalkProblem) and entry.unproven is not None:
+                    hidden = True
+            yield entry
+
+    files = size = 0
+    last = time.monotonic()
+    for action in plan_sync(entries(), state, attrs.evolve(options, delete_removed=False)):
+        more_files, more_bytes = _work(action)
+        files += more_files
+        size += more_bytes
+        if time.monotonic() - last > 0.5:
+            on_event(PlanReady(files, size))
+            last = time.monotonic()
+    if stop.is_set():
+        return
+    files += max(0, journal_names - present)
+    if options.max_number_of_files is not None:
+        files = min(files, options.max_number_of_files)
+    on_event(PlanReady(files, size, complete=not hidden))
+
+
 def sync(
     settings: Settings, on_event: ProgressCallback = ignore_progress, *,
-    on_plan: PlanCallback | None = None,
+    on_plan: PlanCallback | None = None, count_first: bool = False,
 ) -> SyncReport:
     """Upload new (and, on request, modified) files of ``settings.dir``; delete removed ones.
 
     Raises :class:`~glacierlib.exceptions.JournalLockedError` at once if another run holds the
     journal, and the fatal errors of the executor (credentials, missing vault). Per-file
     problems are in the report. Under ``--local`` the vault is created if it does not exist,
-    so a first sync is one command.
+    so a first sync is one command. ``count_first`` counts the work in a second, parallel walk
+    so that ``on_event`` gets final totals (``PlanReady.complete``) early, for a progress bar;
+    without it they are final only when the plan runs out near the end.
     """
     root, vault, journal = _require(settings)
     if settings.dry_run:
@@ -140,9 +229,26 @@ def sync(
                        upload_processes=upload_processes_for(settings)) as store:
             if settings.local_dir is not None:
                 store.create_vault(vault)
+            stop_counting = threading.Event()
+            counter = threading.Thread(
+                target=_count_ahead, name="glacierlib-count", daemon=True,
+                args=(settings, writer.state),
+                kwargs={"on_event": on_event, "stop": stop_counting, "journal_names":
+                        len(writer.state.names_sorted())
+                        if count_first and settings.delete_removed else 0})
+
+            def stop_count() -> None:
+                stop_counting.set()
+                if counter.is_alive():
+                    counter.join()
+
             entries = _walk(settings, root, journal)
-            actions = plan_sync(entries, writer.state, sync_options(settings),
-                                not_absent=not_absent(root))
+            actions = _final_totals(plan_sync(entries, writer.state, sync_options(settings),
+                                              not_absent=not_absent(root)),
+                                    on_event, before=stop_count)
+            if count_first:
+                JournalSnapshot(writer.state)  # builds the name index here, not in two threads
+                counter.start()
             resume = ResumeState.open(resume_path(journal), fsync=settings.fsync)
             try:
                 with Executor(store, vault, writer, concurrency=settings.concurrency,
@@ -160,6 +266,7 @@ def sync(
                             on_event(Notice(f"aborted {stale} interrupted upload(s) of files "
                                             "that no longer need them"))
             finally:
+                stop_count()
                 resume.close()
         warnings = tuple(writer.warnings)
     finally:
