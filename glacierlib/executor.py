@@ -22,6 +22,9 @@ reported, and the next run retries it.
 
 The journal is written as each archive completes (one CREATED line; the journal writer is
 thread-safe), and a replacement deletes the old archive only after the new one is recorded.
+An archive the journal cannot record (disk full) is saved to a side file and named in the
+:class:`~glacierlib.unrecorded.JournalWriteError` the run ends with; no new work starts after
+the first such failure (:mod:`glacierlib.unrecorded`).
 
 Upload state for resuming (a later addition) hangs off :class:`_Multipart`: the upload id, part
 size, file identity and the set of parts done are all there, so a state file next to the
@@ -33,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,6 +65,7 @@ from glacierlib.progress import (
 )
 from glacierlib.storage import ArchiveCreated, PartBody, VaultStore
 from glacierlib.treehash import TreeHash, combine_tree_hashes, tree_hash_file
+from glacierlib.unrecorded import JournalWriteError, UnrecordedArchive, UnrecordedLog
 from glacierlib.upload import PendingUpload, ResumeState
 from glacierlib.walk import LocalFile
 
@@ -114,6 +119,9 @@ class ExecutionReport:
     #: Files uploaded in one request after an attempt whose reply was lost: the vault may hold
     #: an extra, unjournaled copy of each (``check-remote`` lists it as an orphan).
     in_doubt: tuple[str, ...] = ()
+    #: Archives stored but not journaled (the journal could not be written): extra copies
+    #: unless the next run records them from the side file.
+    unrecorded: tuple[UnrecordedArchive, ...] = ()
 
     @property
     def unstorable(self) -> tuple[Skip, ...]:
@@ -121,7 +129,8 @@ class ExecutionReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.changed and not self.unstorable
+        return (not self.failed and not self.changed and not self.unstorable
+                and not self.unrecorded)
 
 
 @attrs.frozen
@@ -207,6 +216,7 @@ class Executor:
         self, store: VaultStore, vault: str, journal: JournalSink, *, concurrency: int = 4,
         part_size: int, on_event: ProgressCallback = ignore_progress,
         resume: ResumeState | None = None, single_request_uploads: bool = True,
+        unrecorded_log: UnrecordedLog | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -218,6 +228,9 @@ class Executor:
         self.on_event = on_event
         self.resume = resume
         self.single_request_uploads = single_request_uploads
+        self.unrecorded_log = unrecorded_log
+        self._unrecorded: list[UnrecordedArchive] = []
+        self._journal_failure: BaseException | None = None
         self._planned_files = 0
         self._planned_bytes = 0
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -271,6 +284,8 @@ class Executor:
                 if not self._pending and not self._followups:
                     break
             self._drain_followups()
+        if self._unrecorded:
+            raise self._journal_write_error()
         if self._fatal is not None:
             raise self._fatal
 
@@ -281,7 +296,7 @@ class Executor:
                 replaced=self._replaced, deleted=self._deleted,
                 verified_unchanged=self._unchanged, skipped=tuple(self._skipped),
                 failed=tuple(self._failed), changed=tuple(self._changed),
-                in_doubt=tuple(self._in_doubt),
+                in_doubt=tuple(self._in_doubt), unrecorded=tuple(self._unrecorded),
             )
 
     def _drain_followups(self) -> None:
@@ -410,6 +425,8 @@ class Executor:
             self._cond.notify_all()
 
     def _task_single_file(self, action: Upload | Replace) -> None:
+        if self._fatal is not None:
+            return  # submitted while the run was being stopped: no new request
         file = action.file
         self.on_event(FileStarted(file.rel, file.size, _kind(action)))
         try:
@@ -442,10 +459,8 @@ class Executor:
                 tree_hash: TreeHash) -> None:
         """Journal a completed archive; for a replacement, then delete the old one."""
         file = action.file
-        try:
-            self.journal.created(created.archive_id, file.size, file.mtime, tree_hash, file.rel)
-        except BaseException as exc:
-            self._fail(file.rel, exc)
+        if not self._journal_created(created.archive_id, file.size, file.mtime, tree_hash,
+                                     file.rel):
             return
         with self._lock:
             self._uploaded += 1
@@ -460,6 +475,46 @@ class Executor:
             with self._lock:
                 self._replaced += 1
         self.on_event(FileDone(file.rel, file.size, _kind(action), created.archive_id))
+
+    def _journal_created(
+        self, archive_id: str, size: int, mtime: int | None, tree_hash: TreeHash, name: str,
+    ) -> bool:
+        """Journal a stored archive; if the journal fails, never lose the archive's identity.
+
+        The archive goes to the side file and the report, and the run stops taking work:
+        every later archive would meet the same full disk.
+        """
+        try:
+            self.journal.created(archive_id, size, mtime, tree_hash, name)
+            return True
+        except BaseException as exc:
+            archive = UnrecordedArchive(archive_id, name, size, tree_hash, mtime,
+                                        int(time.time()))
+            saved = self.unrecorded_log.save(archive) if self.unrecorded_log else None
+            logger.warning("stored but not journaled (%s): %s%s", exc, archive.describe(),
+                           f"; saved to {saved}" if saved else "")
+            with self._lock:
+                self._unrecorded.append(archive)
+                first = self._journal_failure is None
+                if first:
+                    self._journal_failure = exc
+                    self._fatal = self._fatal or exc
+            if first:
+                self.on_event(Notice(f"the journal cannot record archives ({exc}): no new "
+                                     "upload is started", "warning"))
+            return False
+
+    def _journal_write_error(self) -> JournalWriteError:
+        with self._lock:
+            unrecorded = tuple(self._unrecorded)
+            cause = self._journal_failure
+        saved = self.unrecorded_log.saved_to if self.unrecorded_log else None
+        where = (f"; they are saved in {saved} and the next run on this journal records them"
+                 if saved else "; no file could take them: they are listed below only")
+        return JournalWriteError(
+            f"{len(unrecorded)} archive(s) stored in the vault could not be journaled "
+            f"({cause}){where}", unrecorded=unrecorded, saved_to=saved,
+            hint="free space for the journal, then run the same command again")
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -571,6 +626,21 @@ class Executor:
             self.resume.ended(pending.upload_id)
         return len(leftovers)
 
+    def abort_streams(self) -> int:
+        """Abort the interrupted ``--stdin`` uploads of earlier runs: nothing can resume them."""
+        if self.resume is None:
+            return 0
+        aborted = 0
+        for pending in self.resume.pending:
+            if pending.stream and self.resume.take(pending.name) is not None:
+                self._abort_id(pending.upload_id, pending.name, in_slot=False)
+                self.resume.ended(pending.upload_id)
+                aborted += 1
+        if aborted:
+            self.on_event(Notice(f"aborted {aborted} unfinished upload(s) of standard input "
+                                 "left by an interrupted upload-file"))
+        return aborted
+
     def abort_strays(self) -> int:
         """Abort uploads this run started but never heard of: lost Initiate replies.
 
@@ -651,7 +721,8 @@ class Executor:
             except OSError:
                 failure = _FileChanged()
         if failure is not None or self._fatal is not None:
-            resumable = self.resume is not None and not isinstance(failure, _FileChanged)
+            resumable = (self.resume is not None and action is not None
+                         and not isinstance(failure, _FileChanged))
             if not resumable:
                 self._abort(state)
             if isinstance(failure, _FileChanged):
@@ -664,14 +735,14 @@ class Executor:
             created = self.store.complete_multipart_upload(
                 self.vault, state.upload_id, state.data_size, tree_hash)
         except BaseException as exc:
-            if self.resume is None or isinstance(exc, InvalidRequest):
+            if self.resume is None or action is None or isinstance(exc, InvalidRequest):
                 self._abort(state)
             self._fail(state.name, exc)
             return
         if action is not None:
             self._record(action, created, tree_hash)
         else:
-            self._stream_result = StreamUploaded(created.archive_id, state.data_size, tree_hash)
+            self._stream_done(state.name, created, state.data_size, tree_hash)
         self._ended(state.upload_id)
 
     def _ended(self, upload_id: str) -> None:
@@ -697,31 +768,31 @@ class Executor:
     # -- streams (upload-file --stdin) ---------------------------------------------------------
 
     _stream_result: StreamUploaded | None = None
+    _stream_mtime: int | None = None
 
-    def upload_stream(self, stream: BinaryIO, name: str, description: str,
-                      *, size_hint: int | None = None) -> StreamUploaded:
-        """Upload a stream of unknown size, reading one part at a time into a held slot.
+    def _stream_done(self, name: str, created: ArchiveCreated, size: int,
+                     tree_hash: TreeHash) -> None:
+        """Journal a stream's archive where it completed (a worker), as files are.
 
-        Up to one part it is a single UploadArchive; beyond, multipart with the part size from
-        :func:`choose_part_size` applied to ``size_hint`` (``--check-max-file-size``). Raises
-        the failure instead of reporting it: a stream cannot be retried by a later run.
+        The caller's thread may meanwhile be stopped by a signal: the archive is journaled
+        anyway, or kept by the unrecorded-archive path if the journal cannot take it.
         """
-        part_size, raised = choose_part_size(size_hint or 0, self.part_size)
-        if raised:
-            self.on_event(Notice(f"{name}: part size raised to {part_size >> 20} MiB"))
-        self.on_event(FileStarted(name, size_hint or 0, "upload"))
-        self._acquire()
-        first = _read_stream(stream, part_size)
-        if len(first) < part_size:
-            try:
-                if not first:
-                    raise GlacierlibError("empty input: Glacier cannot store an empty archive")
-                body = PartBody.from_bytes(first)
-                created = self.store.upload_archive(self.vault, body, description)
-            finally:
-                self._slots.release()
-            self.on_event(BytesMoved(len(first), name))
-            return StreamUploaded(created.archive_id, len(first), body.tree_hash)
+        if self._journal_created(created.archive_id, size, self._stream_mtime, tree_hash,
+                                 name):
+            self._stream_result = StreamUploaded(created.archive_id, size, tree_hash)
+
+    def _task_stream_single(self, data: bytes, name: str, description: str) -> None:
+        try:
+            body = PartBody.from_bytes(data)
+            created = self.store.upload_archive(self.vault, body, description)
+        except BaseException as exc:
+            self._fail(name, exc)
+            return
+        self.on_event(BytesMoved(len(data), name))
+        self._stream_done(name, created, len(data), body.tree_hash)
+
+    def _stream_multipart(self, name: str, part_size: int, description: str) -> _Multipart:
+        """Initiate (in the held slot) and record the upload for the next run to abort."""
         try:
             with self._lock:
                 self._initiated.add(description)
@@ -732,22 +803,45 @@ class Executor:
             self._slots.release()
             raise
         state = _Multipart(None, name, upload_id, part_size)
-        data: bytes = first
-        offset = 0
-        while True:
-            with state.lock:
-                state.remaining += 1
-            self._submit_holding_slot(self._task_part, state, offset, len(data), data)
-            offset += len(data)
-            if len(data) < part_size or state.failed is not None or self._fatal is not None:
-                break
-            self._acquire()
-            data = _read_stream(stream, part_size)
-            if not data:
+        if self.resume is not None:
+            try:
+                self.resume.started(PendingUpload(upload_id, name, 0, 0, 0, part_size,
+                                                  description, stream=True))
+            except BaseException:
+                self._abort(state)
                 self._slots.release()
-                break
-        state.data_size = offset
-        self._scheduler_done(state)
+                raise
+        return state
+
+    def upload_stream(self, stream: BinaryIO, name: str, description: str,
+                      *, mtime: int, size_hint: int | None = None) -> StreamUploaded:
+        """Upload a stream of unknown size, reading one part at a time into a held slot.
+
+        Up to one part it is a single UploadArchive; beyond, multipart with the part size from
+        :func:`choose_part_size` applied to ``size_hint`` (``--check-max-file-size``). The
+        archive is journaled (with ``mtime``) by the task that completes it. Raises the
+        failure instead of reporting it: a stream cannot be retried by a later run, and its
+        multipart upload is aborted, now or (recorded in the resume state) by the next run.
+        """
+        part_size, raised = choose_part_size(size_hint or 0, self.part_size)
+        if raised:
+            self.on_event(Notice(f"{name}: part size raised to {part_size >> 20} MiB"))
+        self.on_event(FileStarted(name, size_hint or 0, "upload"))
+        self._stream_mtime = mtime
+        self._acquire()
+        try:
+            first = _read_stream(stream, part_size)
+        except BaseException:
+            self._slots.release()
+            raise
+        if len(first) < part_size:
+            if not first:
+                self._slots.release()
+                raise GlacierlibError("empty input: Glacier cannot store an empty archive")
+            self._submit_holding_slot(self._task_stream_single, first, name, description)
+        else:
+            self._stream_parts(stream, self._stream_multipart(name, part_size, description),
+                               first)
         self.wait()
         if self._failed:
             raise GlacierlibError(f"{name}: {self._failed[-1].reason}")
@@ -755,6 +849,35 @@ class Executor:
         if result is None:
             raise GlacierlibError(f"{name}: upload did not complete")
         return result
+
+    def _stream_parts(self, stream: BinaryIO, state: _Multipart, data: bytes) -> None:
+        """Submit parts as they are read; on any interruption, fail the upload (aborted)."""
+        part_size = state.part_size
+        offset = 0
+        holding = True
+        try:
+            while True:
+                with state.lock:
+                    state.remaining += 1
+                holding = False
+                self._submit_holding_slot(self._task_part, state, offset, len(data), data)
+                offset += len(data)
+                if len(data) < part_size or state.failed is not None or self._fatal is not None:
+                    break
+                self._acquire()
+                holding = True
+                data = _read_stream(stream, part_size)
+                if not data:
+                    break
+        except BaseException as exc:  # Ctrl-C, SIGTERM or a read error: never complete
+            with state.lock:
+                state.failed = state.failed or exc
+            raise
+        finally:
+            if holding:
+                self._slots.release()
+            state.data_size = offset
+            self._scheduler_done(state)
 
 
 def _kind(action: Upload | Replace) -> str:

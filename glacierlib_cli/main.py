@@ -105,6 +105,7 @@ def _exit_code_table() -> tuple[tuple[type[BaseException], ExitCode], ...]:
         JournalError,
         NothingReadyYet,
     )
+    from glacierlib.unrecorded import JournalWriteError
 
     return (
         (Terminated, ExitCode.TERMINATED),
@@ -112,6 +113,7 @@ def _exit_code_table() -> tuple[tuple[type[BaseException], ExitCode], ...]:
         (KeyboardInterrupt, ExitCode.INTERRUPTED),
         (NothingReadyYet, ExitCode.NOT_READY),
         (ConfigError, ExitCode.USAGE),  # includes glacierlib_cli.errors.UsageError
+        (JournalWriteError, ExitCode.FAILURE),  # a full disk is no usage error
         (JournalError, ExitCode.USAGE),
         (GlacierlibError, ExitCode.FAILURE),
         (Exception, ExitCode.FAILURE),
@@ -476,6 +478,7 @@ def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
                 ui.error("interrupted")
             elif _is_ours(exc):
                 ui.error(str(exc))
+                _list_unrecorded(ui, exc)
             else:
                 ui.error(f"unexpected {type(exc).__name__}: {exc}"
                          + ("" if state["verbose"] else " (run with --verbose for details)"))
@@ -487,6 +490,17 @@ def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
         except BrokenPipeError:  # pragma: no cover - stderr closed too
             pass
         return int(code)
+
+
+def _list_unrecorded(ui: Ui, exc: BaseException) -> None:
+    """Name every archive stored but not journaled, whatever became of its side file."""
+    unrecorded = getattr(exc, "unrecorded", ())
+    if unrecorded:
+        ui.out(f"POSSIBLE EXTRA COPIES: {len(unrecorded)} archive(s) stored in the vault but "
+               "not journaled (the next run records them from the saved file; without it, "
+               "check-remote lists them as orphans):")
+        for archive in unrecorded:
+            ui.out(f"  {archive.describe()}")
 
 
 def _is_ours(exc: BaseException) -> bool:

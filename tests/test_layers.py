@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "glacierlib.inventory": 1,
     "glacierlib.inventory_format": 1,
     "glacierlib.storage": 2,
+    "glacierlib.unrecorded": 2,
     "glacierlib.client": 3,
     "glacierlib.wrappers": 3,
     "glacierlib.localserver": 3,

@@ -64,7 +64,8 @@ def test_a_stop_signal_unwinds_the_command_and_exits_128_plus_n(name: str, code:
 
 def test_an_ignored_sighup_stays_ignored() -> None:
     """``nohup mtglacier sync ...`` must survive the terminal closing."""
-    script = "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n" + textwrap.dedent(_SELF_SIGNAL).replace("signal.pause()", "print('survived')")
+    script = ("import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+              + textwrap.dedent(_SELF_SIGNAL).replace("signal.pause()", "print('survived')"))
     done = _run(script, "SIGHUP")
     assert done.returncode == 0, done.stderr
     assert "survived" in done.stdout
