@@ -228,3 +228,19 @@ def test_sigterm_mid_stdin_aborts_the_upload_at_once(server: LocalServer,
     assert server.control.state()["vaults"][VAULT]["uploads"] == []
     assert not Path(str(journal) + ".uploads").exists()
     assert read_journal(journal).archives == {}
+
+
+def test_a_failed_upload_is_one_error_line(server: LocalServer, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11: upload-file printed the same ERROR line twice (progress, then the exit)."""
+    target = tmp_path / "f.txt"
+    target.write_bytes(b"data" * 10)
+    server.control.inject_fault("UploadArchive", "error", 1, status=400,
+                                code="InvalidParameterValueException")
+    capsys.readouterr()
+    code = main(["upload-file", "--vault", VAULT, "--journal", str(tmp_path / "j.log"),
+                 "--filename", str(target), "--dir", str(tmp_path), *connection(server)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in (out + err).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "f.txt" in errors[0], out + err
