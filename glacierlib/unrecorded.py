@@ -161,11 +161,19 @@ def _mentioned(journal: Path, ids: Iterable[str]) -> set[str]:
         return set()
 
 
+def _archive(record: JournalRecord) -> UnrecordedArchive:
+    assert record.size is not None and record.tree_hash is not None
+    assert record.name is not None
+    return UnrecordedArchive(record.archive_id, record.name, record.size, record.tree_hash,
+                             record.mtime, record.time)
+
+
 def recover_unrecorded(writer: JournalWriter, state_dir: Path | None) -> list[Path]:
     """Append to the journal the archives earlier runs could not record; remove the files.
 
     Runs under the writer's lock, before planning. A side file whose lines cannot all be
-    appended stays for the next run (the append error is raised). Returns the files used.
+    appended stays for the next run (:class:`JournalWriteError`, naming the archives not yet
+    recorded; one appended twice is skipped next time). Returns the files used.
     """
     used = []
     for path in side_files(writer.path, state_dir):
@@ -188,14 +196,17 @@ def recover_unrecorded(writer: JournalWriter, state_dir: Path | None) -> list[Pa
             if record.kind == CREATED:
                 records.append(record)
         known = _mentioned(writer.path, (r.archive_id for r in records))
-        for record in records:
-            if record.archive_id in known:
-                continue
-            assert record.size is not None and record.tree_hash is not None
-            assert record.name is not None
-            writer.created(record.archive_id, record.size, record.mtime, record.tree_hash,
-                           record.name, time=record.time)
-            known.add(record.archive_id)
+        todo = [_archive(r) for r in records if r.archive_id not in known]
+        for n, archive in enumerate(todo):
+            try:
+                writer.created(archive.archive_id, archive.size, archive.mtime,
+                               archive.tree_hash, archive.name, time=archive.time)
+            except JournalError as exc:
+                raise JournalWriteError(
+                    f"cannot record the archives saved in {path} ({exc})",
+                    unrecorded=todo[n:], saved_to=path,
+                    hint="free space for the journal, then run the same command again",
+                ) from None
         path.unlink()
         used.append(path)
     return used
