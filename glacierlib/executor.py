@@ -518,16 +518,20 @@ class Executor:
 
     # -- multipart ---------------------------------------------------------------------------
 
+    def _initiate_request(self, part_size: int, description: str) -> str:
+        """InitiateMultipartUpload, remembering what was asked and answered (abort_strays)."""
+        with self._lock:
+            self._initiated.add(description)
+        upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
+        with self._lock:
+            self._upload_ids.add(upload_id)
+        return upload_id
+
     def _initiate(self, name: str, part_size: int, description: str) -> str | None:
         """Initiate on the scheduling thread, inside a slot (it is a request too)."""
         self._acquire()
         try:
-            with self._lock:
-                self._initiated.add(description)
-            upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
-            with self._lock:
-                self._upload_ids.add(upload_id)
-            return upload_id
+            return self._initiate_request(part_size, description)
         except BaseException as exc:
             self._fail(name, exc)
             return None
@@ -794,11 +798,7 @@ class Executor:
     def _stream_multipart(self, name: str, part_size: int, description: str) -> _Multipart:
         """Initiate (in the held slot) and record the upload for the next run to abort."""
         try:
-            with self._lock:
-                self._initiated.add(description)
-            upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
-            with self._lock:
-                self._upload_ids.add(upload_id)
+            upload_id = self._initiate_request(part_size, description)
         except BaseException:
             self._slots.release()
             raise
