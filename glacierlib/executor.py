@@ -491,8 +491,10 @@ class Executor:
             archive = UnrecordedArchive(archive_id, name, size, tree_hash, mtime,
                                         int(time.time()))
             saved = self.unrecorded_log.save(archive) if self.unrecorded_log else None
-            logger.warning("stored but not journaled (%s): %s%s", exc, archive.describe(),
-                           f"; saved to {saved}" if saved else "")
+            # At once, and loudly only when no file took it: then the output is its record.
+            logger.log(logging.INFO if saved else logging.WARNING,
+                       "stored but not journaled (%s): %s%s", exc, archive.describe(),
+                       f"; saved to {saved}" if saved else "")
             with self._lock:
                 self._unrecorded.append(archive)
                 first = self._journal_failure is None

@@ -140,8 +140,8 @@ class UnrecordedLog:
                 try:
                     _append_durably(path, line)
                 except OSError as exc:
-                    logger.warning("%s: cannot save the unrecorded archive %s there: %s",
-                                   path, archive.archive_id, exc.strerror or exc)
+                    logger.info("%s: cannot save the unrecorded archive %s there: %s",
+                                path, archive.archive_id, exc.strerror or exc)
                     continue
                 self.saved_to = self.saved_to or path
                 return path
