@@ -443,3 +443,41 @@ def test_sigkill_while_helper_processes_upload(
         report = _orphans_reported_by_check_remote(ep, server, vault, journal, capsys)
         assert all(f"archive_id {archive_id}" in report for archive_id in orphans)
         assert report.count("ORPHAN (not in journal)") >= len(orphans)
+
+
+def test_sigterm_while_helper_processes_upload(
+    tmp_path: Path, server: LocalServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGTERM (sent to the whole group, as ``systemctl stop`` does to its unit) while upload
+    helpers work: the helpers ignore it and finish their request, the sync exits 143 with
+    every stored archive journaled, and the helpers exit."""
+    ep = Endpoint.of(server)
+    vault = "helpers-term"
+    root, journal = tmp_path / "data", tmp_path / "journal.log"
+    files = make_tree(root, small=120, big_sizes=(), seed=777)
+    assert main(["create-vault", vault, *ep.args()]) == 0
+    server.control.inject_fault("UploadArchive", "delay", 400, delay=0.02)
+    helpers: set[int] = set()
+    with _victim(_sync_args(ep, vault, root, journal)) as proc:
+        deadline = time.monotonic() + 60
+        while not helpers and proc.poll() is None:
+            assert time.monotonic() < deadline, "the helpers never started"
+            helpers = _helpers_of(proc.pid)
+            time.sleep(0.02)
+        time.sleep(0.3)
+        for pid in (proc.pid, *helpers):
+            os.kill(pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    server.control.clear_faults()
+    assert helpers and proc.returncode == 143, proc.returncode
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers):
+        assert time.monotonic() < deadline, "upload helpers outlived the stopped sync"
+        time.sleep(0.05)
+    read_journal(journal, strict=True)
+    assert_vault_matches_journal(server.control, vault, journal)
+    assert 0 < len(journal_ids(journal)) < len(files)
+    assert main(_sync_args(ep, vault, root, journal)) == 0
+    assert_vault_matches_journal(server.control, vault, journal)
+    assert sorted(e.name for e in read_journal(journal).archives.values()) == sorted(files)
+    capsys.readouterr()
