@@ -62,12 +62,14 @@ class HungUp(StopSignal):
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[None]:
+def _stop_on_signals(*, restore: bool = True) -> Iterator[None]:
     """While the command runs, turn SIGTERM and SIGHUP into :class:`StopSignal` exceptions.
 
     Only the first such signal raises: a second one must not break the wait for the requests
     in flight, whose archives are being journaled. A signal the parent set to be ignored
     (``nohup`` ignores SIGHUP) stays ignored. Outside the main thread nothing is installed.
+    Without ``restore`` (the console script, about to exit) the handlers stay, ignoring any
+    later stop: a run that has finished its work must not then die by the default action.
     """
     import signal
     import threading
@@ -90,8 +92,11 @@ def _stop_on_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if restore:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+        else:
+            raised.append(0)
 
 
 def _exit_code_table() -> tuple[tuple[type[BaseException], ExitCode], ...]:
@@ -452,13 +457,17 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
 
 def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
     """Run mtglacier with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    return _main(argv, ui, exiting=False)
+
+
+def _main(argv: Sequence[str] | None, ui: Ui | None, *, exiting: bool) -> int:
     from glacierlib_cli.output import Ui
 
     args = list(sys.argv[1:] if argv is None else argv)
     ui = ui if ui is not None else Ui()
     state = {"verbose": any(a.startswith("--verb") for a in args)}
     try:
-        with _stop_on_signals():
+        with _stop_on_signals(restore=not exiting):
             return _run(args, ui, state)
     except BrokenPipeError:
         # The reader went away (``mtglacier list-vaults | head``): stop quietly, and make sure
@@ -519,4 +528,4 @@ def _silence_stdout() -> None:
 
 def entry_point() -> None:
     """The ``mtglacier`` console script."""
-    sys.exit(main())
+    sys.exit(_main(None, None, exiting=True))

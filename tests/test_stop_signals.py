@@ -81,3 +81,18 @@ def test_the_library_installs_no_signal_handler() -> None:
         print(before == after)
     """)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_a_stop_after_the_work_is_done_does_not_kill_the_console_script() -> None:
+    """The console script keeps its handlers to the end: a SIGTERM landing between the end of
+    the command and the exit is ignored (exit 0), not the default kill (-15)."""
+    done = _run("""
+        import os, signal
+        from glacierlib_cli.main import _stop_on_signals
+        with _stop_on_signals(restore=False):
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("exited normally")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "exited normally" in done.stdout
