@@ -63,7 +63,7 @@ from glacierlib.progress import (
     ProgressCallback,
     ignore_progress,
 )
-from glacierlib.storage import ArchiveCreated, PartBody, VaultStore
+from glacierlib.storage import ArchiveCreated, MultipartUpload, PartBody, VaultStore
 from glacierlib.treehash import TreeHash, combine_tree_hashes, tree_hash_file
 from glacierlib.unrecorded import JournalWriteError, UnrecordedArchive, UnrecordedLog
 from glacierlib.upload import PendingUpload, ResumeState
@@ -253,6 +253,7 @@ class Executor:
         # see abort_strays.
         self._initiated: set[str] = set()
         self._upload_ids: set[str] = set()
+        self._ended_ids: set[str] = set()  # completed or aborted
 
     def __enter__(self) -> Executor:
         return self
@@ -601,8 +602,10 @@ class Executor:
                     self.resume.started(PendingUpload(
                         upload_id, file.rel, file.size, file.mtime_ns, file.inode,
                         action.part_size, action.description))
-                except OSError as exc:
+                except BaseException as exc:  # a full disk, or a stop: never unrecorded
                     self._abort(state)
+                    if not isinstance(exc, OSError):
+                        raise
                     self._fail(file.rel, exc)
                     return
         state.data_size = file.size
@@ -647,14 +650,16 @@ class Executor:
                                  "left by an interrupted upload-file"))
         return aborted
 
-    def abort_strays(self) -> int:
+    def abort_strays(self, *, after_stop: bool = False) -> int:
         """Abort uploads this run started but never heard of: lost Initiate replies.
 
         When the reply to InitiateMultipartUpload is lost, the service has an upload we never
         learnt the id of, and the retry starts a second one. The stray carries the description
         we sent, so after the run it is found among the vault's unfinished uploads: one with a
         description this run initiated and an id this run neither used nor keeps for resume.
-        Returns how many were aborted.
+        A stop (Ctrl-C, SIGTERM) during an initiation loses its reply the same way; then
+        ``after_stop`` makes the calls without taking a slot (the stopped scheduler may have
+        left one taken). Returns how many were aborted.
         """
         with self._lock:
             descriptions = set(self._initiated)
@@ -663,16 +668,19 @@ class Executor:
             return 0
         if self.resume is not None:
             ours.update(p.upload_id for p in self.resume.pending)
+        def listing() -> list[MultipartUpload]:
+            return list(self.store.list_multipart_uploads(self.vault))
+
         try:
-            strays = [u for u in self._in_slot(
-                lambda: list(self.store.list_multipart_uploads(self.vault)))
-                if u.archive_description in descriptions and u.upload_id not in ours]
+            strays = [u for u in (listing() if after_stop else self._in_slot(listing))
+                      if u.archive_description in descriptions and u.upload_id not in ours]
         except GlacierlibError as exc:
             logger.warning("could not list unfinished uploads to clean up: %s", exc.message)
             return 0
         for upload in strays:
             logger.info("aborting stray upload %s left by a lost reply", upload.upload_id)
-            self._abort_id(upload.upload_id, upload.archive_description or "", in_slot=False)
+            self._abort_id(upload.upload_id, upload.archive_description or "",
+                           in_slot=after_stop)
         return len(strays)
 
     def _scheduler_done(self, state: _Multipart) -> None:
@@ -752,6 +760,8 @@ class Executor:
         self._ended(state.upload_id)
 
     def _ended(self, upload_id: str) -> None:
+        with self._lock:
+            self._ended_ids.add(upload_id)
         if self.resume is not None:
             try:
                 self.resume.ended(upload_id)
@@ -775,6 +785,16 @@ class Executor:
 
     _stream_result: StreamUploaded | None = None
     _stream_mtime: int | None = None
+    _stream_state: _Multipart | None = None
+
+    def abort_stopped_stream(self) -> None:
+        """After a stop and :meth:`close`: abort the stream's upload if nothing ended it.
+
+        Closing cancels queued tasks, the one that would have aborted it among them.
+        """
+        state = self._stream_state
+        if state is not None and state.upload_id not in self._ended_ids:
+            self._abort(state)
 
     def _stream_done(self, name: str, created: ArchiveCreated, size: int,
                      tree_hash: TreeHash) -> None:
@@ -805,6 +825,7 @@ class Executor:
             self._slots.release()
             raise
         state = _Multipart(None, name, upload_id, part_size)
+        self._stream_state = state
         if self.resume is not None:
             try:
                 self.resume.started(PendingUpload(upload_id, name, 0, 0, 0, part_size,

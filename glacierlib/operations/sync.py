@@ -131,7 +131,12 @@ def sync(
                               resume=resume, unrecorded_log=UnrecordedLog(journal, state_dir),
                               single_request_uploads=not settings.multipart_only) as executor:
                     executor.abort_streams()
-                    result = executor.run(actions)
+                    try:
+                        result = executor.run(actions)
+                    except KeyboardInterrupt:  # Ctrl-C, or the CLI's SIGTERM/SIGHUP
+                        executor.close()  # the requests in flight finish and are journaled
+                        executor.abort_strays(after_stop=True)
+                        raise
                     strays = executor.abort_strays()
                     if strays:
                         on_event(Notice(f"aborted {strays} stray upload(s) left by lost "

@@ -143,17 +143,25 @@ def upload_file(
                               single_request_uploads=not settings.multipart_only,
                               unrecorded_log=UnrecordedLog(settings.journal, state_dir),
                               ) as executor:
-                    executor.abort_streams()
-                    if local is not None:
-                        return _upload_local(executor, journal, local, description,
-                                             settings.part_size)
-                    source = stream if stream is not None else sys.stdin.buffer
+                    stopped = False
                     try:
+                        executor.abort_streams()
+                        if local is not None:
+                            return _upload_local(executor, journal, local, description,
+                                                 settings.part_size)
+                        source = stream if stream is not None else sys.stdin.buffer
                         done = executor.upload_stream(
                             source, name, description, mtime=mtime,
                             size_hint=settings.check_max_file_size)
+                    except KeyboardInterrupt:  # Ctrl-C, or the CLI's SIGTERM/SIGHUP
+                        stopped = True
+                        executor.close()  # requests in flight finish (and are journaled)
+                        executor.abort_stopped_stream()
+                        executor.abort_strays(after_stop=True)
+                        raise
                     finally:
-                        executor.abort_strays()
+                        if not stopped:
+                            executor.abort_strays()
         finally:
             resume.close()
     on_event(FileDone(name, done.size, "upload", done.archive_id))
@@ -168,7 +176,6 @@ def _upload_local(executor: Executor, journal: JournalWriter, local: LocalFile,
     name, mtime = local.rel, local.mtime
     size_part, raised = choose_part_size(local.size, part_size)
     report = executor.run([Upload(local, description, size_part, raised)])
-    executor.abort_strays()
     if report.changed:
         raise GlacierlibError(f"{name}: the file changed while it was uploaded; nothing was "
                               "recorded")
