@@ -33,6 +33,7 @@ RANKS: dict[str, int] = {
     "glacierlib.localserver": 3,
     "glacierlib.plan": 4,
     "glacierlib.executor": 4,
+    "glacierlib.stream_upload": 4,
     "glacierlib.walk": 4,
     "glacierlib.upload": 4,
     "glacierlib.restore_plan": 4,

@@ -41,6 +41,7 @@ from glacierlib.progress import (
     ProgressEvent,
     ignore_progress,
 )
+from glacierlib.stream_upload import StreamingExecutor
 from glacierlib.treehash import TreeHash
 from glacierlib.unrecorded import UnrecordedLog, default_state_dir, recover_unrecorded
 from glacierlib.upload import ResumeState, resume_path
@@ -138,11 +139,12 @@ def upload_file(
                            upload_processes=upload_processes_for(settings)) as store:
                 if settings.local_dir is not None:
                     store.create_vault(vault)
-                with Executor(store, vault, journal, concurrency=settings.concurrency,
-                              part_size=settings.part_size, on_event=events, resume=resume,
-                              single_request_uploads=not settings.multipart_only,
-                              unrecorded_log=UnrecordedLog(settings.journal, state_dir),
-                              ) as executor:
+                with StreamingExecutor(
+                        store, vault, journal, concurrency=settings.concurrency,
+                        part_size=settings.part_size, on_event=events, resume=resume,
+                        single_request_uploads=not settings.multipart_only,
+                        unrecorded_log=UnrecordedLog(settings.journal, state_dir),
+                ) as executor:
                     stopped = False
                     try:
                         executor.abort_streams()
