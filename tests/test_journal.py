@@ -17,6 +17,9 @@ from glacierlib.exceptions import JournalError, JournalLockedError
 from glacierlib.journal import (
     CREATED,
     DELETED,
+    MAX_ARCHIVE_SIZE,
+    MAX_MTIME,
+    MIN_MTIME,
     RETRIEVE_JOB,
     ArchiveEntry,
     JournalRecord,
@@ -359,11 +362,12 @@ COMPONENT = st.text(SAFE_CHARS, min_size=1, max_size=12).filter(lambda c: c not 
 NAMES = st.lists(COMPONENT, min_size=1, max_size=4).map("/".join)
 IDS = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
               min_size=1, max_size=140)
-TIMES = st.integers(0, 10**20 - 1)
+TIMES = st.integers(0, MAX_MTIME)
+SIZES = st.integers(0, MAX_ARCHIVE_SIZE)
+MTIMES = st.none() | st.integers(MIN_MTIME, MAX_MTIME)
 HASHES = st.binary(min_size=32, max_size=32).map(TreeHash)
 RECORDS = st.one_of(
-    st.builds(JournalRecord.created, TIMES, IDS, TIMES,
-              st.none() | st.integers(-(10**20) + 1, 10**20 - 1), HASHES, NAMES),
+    st.builds(JournalRecord.created, TIMES, IDS, SIZES, MTIMES, HASHES, NAMES),
     st.builds(JournalRecord.deleted, TIMES, IDS, NAMES),
     st.builds(JournalRecord.retrieve_job, TIMES, IDS,
               st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40)),
