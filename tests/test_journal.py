@@ -696,3 +696,165 @@ def test_concurrent_appends_share_syncs_and_each_returns_durable(
     assert not_durable == []
     assert 0 < syncs < 80
     assert len(read_journal(path).archives) == 80
+
+
+# ---------------------------------------------------------------------------------------------
+# Numeric fields: one range rule, checked at parse time (issue 11, item 7)
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (created("m", "m.txt", mtime="9" * 20), "mtime"),  # 20 digits: OverflowError later
+        (created("m", "m.txt", mtime="-" + "9" * 20), "mtime"),
+        (created("m", "m.txt", mtime=str(MAX_MTIME + 1)), "mtime"),  # year 10000
+        (created("m", "m.txt", mtime=str(MIN_MTIME - 1)), "mtime"),  # year 999
+        (created("m", "m.txt", mtime="1" * 500), "mtime"),
+        (created("s", "s.txt", size=10**25), "size"),  # 26 digits
+        (created("s", "s.txt", size=MAX_ARCHIVE_SIZE + 1), "size"),  # over 40 TiB
+        (created("t", "t.txt", t=MAX_MTIME + 1), "time"),
+        (f"A\t1\tCREATED\tx\t1\t{'9' * 19}\t{H1}\tv.txt\n", "mtime"),  # version A too
+        (deleted("ok", "fine.txt", t=10**19), "time"),
+        (f"B\t{10**19}\tRETRIEVE_JOB\tok\tjob\n", "time"),
+        (f"{10**19} CREATED v0id {10**19} {H1} v0.txt\n", "out of range"),  # version 0
+    ],
+)
+def test_numbers_out_of_range_are_refused_naming_the_line(tmp_path: Path, line: str,
+                                                          field: str) -> None:
+    path = write(tmp_path, created("ok", "fine.txt") + line)
+    with pytest.raises(JournalError, match="out of range") as e:
+        read_journal(path)
+    assert (e.value.path, e.value.line) == (path, 2)
+    assert field in str(e.value)
+    assert "not a decimal number" not in str(e.value)
+    with pytest.raises(JournalError, match="out of range"):
+        JournalRecord.parse_untrusted(line.encode(), path, 2)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        created("m", "m.txt", mtime=str(MAX_MTIME)),
+        created("m", "m.txt", mtime=str(MIN_MTIME)),
+        created("m", "m.txt", mtime="-5", v="C"),
+        created("s", "s.txt", size=MAX_ARCHIVE_SIZE),
+        created("s", "s.txt", size=0),
+        created("t", "t.txt", t=MAX_MTIME, mtime="NONE"),
+    ],
+)
+def test_numbers_at_the_ends_of_their_ranges_are_read(tmp_path: Path, line: str) -> None:
+    record = JournalRecord.parse_untrusted(line.encode(), "j", 1)
+    state = read_journal(write(tmp_path, line))
+    entry = state.archives[record.archive_id]
+    assert (entry.size, entry.mtime, entry.time) == (record.size, record.mtime, record.time)
+
+
+def test_records_and_entries_refuse_numbers_out_of_range() -> None:
+    h = TreeHash.from_hex(H1)
+    with pytest.raises(ValueError, match="mtime out of range"):
+        JournalRecord.created(1, "x", 1, 10**19, h, "a")
+    with pytest.raises(ValueError, match="size out of range"):
+        JournalRecord.created(1, "x", MAX_ARCHIVE_SIZE + 1, 1, h, "a")
+    with pytest.raises(ValueError, match="time out of range"):
+        JournalRecord.deleted(MAX_MTIME + 1, "x", "a")
+    with pytest.raises(ValueError, match="mtime out of range"):
+        ArchiveEntry("x", 1, MAX_MTIME + 1, h, "a", 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regular files only (issue 11, item 8)
+
+OPEN_IN_CHILD = """
+import sys
+from glacierlib.exceptions import JournalError
+from glacierlib.journal import JournalWriter, read_journal
+try:
+    if sys.argv[2] == "read":
+        read_journal(sys.argv[1])
+    else:
+        JournalWriter.open(sys.argv[1], fsync=False).close()
+except JournalError as exc:
+    print(exc)
+    sys.exit(2)
+print("no error")
+"""
+
+
+def _open_in_child(path: Path, how: str) -> subprocess.CompletedProcess[str]:
+    """In a child with a deadline: on a FIFO the old code blocked in open() for ever."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.run([sys.executable, "-c", OPEN_IN_CHILD, str(path), how],
+                          capture_output=True, text=True, timeout=30, env=env, check=False)
+
+
+@pytest.mark.parametrize("how", ["read", "write"])
+def test_a_fifo_journal_is_refused_at_once(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "journal.log"
+    os.mkfifo(path)
+    try:
+        child = _open_in_child(path, how)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{how}: hung on a FIFO journal")
+    assert child.returncode == 2, child.stdout + child.stderr
+    assert child.stdout.strip().splitlines() == [
+        f"{path}: the journal is a FIFO (named pipe), not a regular file "
+        "(give a regular file as the journal)"]
+
+
+@pytest.mark.parametrize("how", ["read", "write"])
+def test_a_fifo_index_next_to_the_journal_is_refused_at_once(tmp_path: Path, how: str) -> None:
+    path = write(tmp_path, created("a", "x"))
+    index = tmp_path / "journal.log.index"
+    os.mkfifo(index)
+    try:
+        child = _open_in_child(path, how)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{how}: hung on a FIFO index")
+    assert child.returncode == 2, child.stdout + child.stderr
+    assert child.stdout.strip().splitlines() == [
+        f"{index}: the journal index is a FIFO (named pipe), not a regular file "
+        "(give a regular file as the journal index)"]
+    assert path.read_bytes() == created("a", "x").encode()
+
+
+def _make_special(tmp_path: Path, kind: str) -> tuple[Path, str, object]:
+    path = tmp_path / "journal.log"
+    keep: object = None
+    if kind == "directory":
+        path.mkdir()
+        what = "a directory"
+    elif kind == "device":
+        path.symlink_to("/dev/null")  # a symlink to a journal is fine; to a device it is not
+        what = "a character device"
+    else:
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        keep = sock
+        what = "a socket"
+    return path, what, keep
+
+
+@pytest.mark.parametrize("kind", ["directory", "device", "socket"])
+def test_a_journal_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    path, what, keep = _make_special(tmp_path, kind)
+    try:
+        for attempt in (lambda: read_journal(path), lambda: JournalWriter.open(path)):
+            with pytest.raises(JournalError) as e:
+                attempt()
+            assert str(e.value).startswith(f"{path}: the journal is {what}, not a regular file")
+            assert e.value.path == path
+    finally:
+        if keep is not None:
+            keep.close()  # type: ignore[attr-defined]
+
+
+def test_a_symlink_to_a_regular_journal_still_works(tmp_path: Path) -> None:
+    real = write(tmp_path, created("a", "x"), "real.log")
+    link = tmp_path / "link.log"
+    link.symlink_to(real)
+    assert list(read_journal(link).archives) == ["a"]
+    with JournalWriter.open(link, fsync=False) as writer:
+        writer.deleted("a", "x", time=5)
+    assert read_journal(real).archives == {}
