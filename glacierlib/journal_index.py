@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glacierlib.exceptions import JournalError
 from glacierlib.journal_files import open_regular
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def write_index(path: Path, fd: int, size: int, digest: _Hash, state: JournalSta
             }).encode()
             out.write(header + len(header).to_bytes(8, "little"))
         os.replace(tmp, target)
-    except OSError as exc:
+    except (OSError, JournalError) as exc:  # e.g. a FIFO squatting on the temporary name
         logger.debug("journal index of %s not written: %s", path, exc)
         with contextlib.suppress(OSError):
             tmp.unlink()

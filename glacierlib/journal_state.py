@@ -60,23 +60,31 @@ def gc_paused() -> Iterator[None]:
 _Live = tuple[str, int, "int | None", bytes, int]
 
 
-class _ArchivesView(Mapping[str, ArchiveEntry]):
-    """Read-only live archives by id; builds ``ArchiveEntry`` values only on access."""
+class _EntriesView(Mapping[str, ArchiveEntry]):
+    """Read-only mapping over a dict of validated values; ``ArchiveEntry`` built on access."""
+
+    def __init__(self, keys: Mapping[str, object]) -> None:
+        self._keys = keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+
+class _ArchivesView(_EntriesView):
+    """Live archives by id."""
 
     def __init__(self, live: dict[str, _Live]) -> None:
+        super().__init__(live)
         self._live = live
 
     def __getitem__(self, archive_id: str) -> ArchiveEntry:
         return _entry(archive_id, self._live[archive_id])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._live)
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-    def __contains__(self, archive_id: object) -> bool:
-        return archive_id in self._live
 
 
 # Name -> (live value, archive id) of its latest archive.
@@ -88,24 +96,16 @@ def _key(value: _Live) -> tuple[int, int]:
     return (value[4] if value[2] is None else value[2], value[4])
 
 
-class _LatestView(Mapping[str, ArchiveEntry]):
-    """Name -> latest ``ArchiveEntry``, built on access from a snapshot of the state."""
+class _LatestView(_EntriesView):
+    """Name -> latest ``ArchiveEntry``, from a snapshot of the by-name map."""
 
     def __init__(self, index: _ByName) -> None:
+        super().__init__(index)
         self._by_name = index
 
     def __getitem__(self, name: str) -> ArchiveEntry:
         value, aid = self._by_name[name]
         return _entry(aid, value)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by_name)
-
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._by_name
 
 
 def _setter(cls: type, field: str) -> Callable[[object, object], None]:
