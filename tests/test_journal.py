@@ -414,13 +414,18 @@ def test_loader_agrees_with_record_parser(tmp_path: Path, records: list[JournalR
     assert dict(state.retrieve_jobs) == jobs
 
 
-TIMES_TXT = st.sampled_from(["1", "01", "-1", "+1", "١", "1" * 21, "", " 1", "1_0"])
+TIMES_TXT = st.sampled_from(["1", "01", "-1", "+1", "١", "1" * 21, "", " 1", "1_0",
+                             # around the fast path's digit limits and the ranges' ends
+                             "9" * 11, "9" * 12, "9" * 13, "9" * 14, "253402300799",
+                             "253402300800", "43980465111040", "43980465111041"])
 IDS_TXT = st.sampled_from(["pre", "x", "", "x y", "a\x0bb", "a\xa0b", "ü"])
 NAMES_TXT = st.sampled_from(["a", "/a", ".a", "a/.b", "a//b", "a/", "", "ü/é", "a\x7fb",
                              "a\x85b", "a b", "pre", "..", "a/..", "a\u2028b", "a\x01"])
 SHAPES = st.one_of(
     st.tuples(st.sampled_from(["A", "B", "C", "D"]), TIMES_TXT, st.just("CREATED"), IDS_TXT,
-              TIMES_TXT, st.sampled_from(["NONE", "-5", "+5", "5", "x", "1" * 21]),
+              TIMES_TXT, st.sampled_from(["NONE", "-5", "+5", "5", "x", "1" * 21, "9" * 11,
+                                          "9" * 12, "-30610224000", "-30610224001",
+                                          "253402300799", "253402300800"]),
               st.sampled_from([H1, H1.upper(), "zz" * 32, H1[:63], H1[:62] + " a"]),
               NAMES_TXT),
     st.tuples(st.sampled_from(["A", "B", "C"]), TIMES_TXT, st.just("DELETED"), IDS_TXT,
