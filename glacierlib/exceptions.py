@@ -81,6 +81,10 @@ class JournalLockedError(JournalError):
     """Another process holds the journal; two writers would corrupt or duplicate."""
 
 
+class DataDirectoryInUse(GlacierlibError):
+    """Another process serves this local server data directory; two would overwrite its state."""
+
+
 class MetadataError(GlacierlibError):
     """An archive description that cannot be encoded (e.g. a name too long for 1024 chars)."""
 

@@ -10,10 +10,12 @@ chunks (``sendfile`` for disk blobs).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
 import json
 import logging
 import os
+import secrets
 import socket
 import struct
 import threading
@@ -31,6 +33,7 @@ from glacierlib.localserver.clock import SimClock
 from glacierlib.localserver.config import ServerConfig
 from glacierlib.localserver.control import (
     CONTROL_PREFIX,
+    CONTROL_TOKEN_HEADER,
     ControlClient,
     error_body,
     handle_control,
@@ -53,6 +56,8 @@ _MAX_SMALL_BODY = 1 << 20
 #: Largest unread upload body drained to keep a connection after an early error.
 _MAX_DRAIN = 64 << 20
 _IDLE_TIMEOUT = 120.0
+#: Bodies up to this size go out in the same write as the headers.
+_COALESCE = 64 << 10
 
 
 class _CountingReader:
@@ -87,9 +92,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], service: GlacierService,
-                 config: ServerConfig) -> None:
+                 config: ServerConfig, control_token: str | None) -> None:
         self.service = service
         self.config = config
+        #: None: the control plane is off; otherwise every control call must carry it.
+        self.control_token = control_token
         self.faults = FaultTable()
         self.stats = RequestStats()
         self.secrets = dict(config.key_pairs)
@@ -128,6 +135,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
     timeout = _IDLE_TIMEOUT
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Without TCP_NODELAY a reply written as headers then body waits for the client's
+        # delayed ACK (about 40 ms) before its second segment leaves: Nagle's algorithm.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.client_address[0], *args)
@@ -286,6 +300,12 @@ class _Handler(BaseHTTPRequestHandler):
         if truncate:
             self._send_truncated(reply, length)
             return
+        buffered: list[bytes] | None = getattr(self, "_headers_buffer", None)
+        if buffered is not None and reply.stream is None and len(reply.body) <= _COALESCE:
+            # Headers and a small body in one segment: one send, one ACK.
+            buffered.append(b"\r\n" + reply.body)
+            self.flush_headers()
+            return
         self.end_headers()
         if reply.stream is not None:
             self._send_stream(reply)
@@ -334,8 +354,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, path: str, request_id: str) -> None:
         try:
+            token = self.server.control_token
+            if token is None:
+                raise GlacierError(404, "ResourceNotFoundException",
+                                   "the control plane is off on this server")
             if not ipaddress.ip_address(self.client_address[0]).is_loopback:
                 raise GlacierError(403, "AccessDeniedException", "control plane is loopback only")
+            given = self.headers.get(CONTROL_TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
+                self.close_connection = True
+                raise GlacierError(403, "AccessDeniedException",
+                                   "control calls need this run's control token")
             length = self._content_length() or 0
             if length > _MAX_SMALL_BODY:
                 self.close_connection = True
@@ -396,12 +425,21 @@ class LocalServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with self.service.lock:
+            self.service.storage.close()
 
 
 def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
            *, thread: bool) -> LocalServer:
-    service = GlacierService(_make_storage(data_dir, config), config, SimClock())
-    httpd = _Server((host, port), service, config)
+    storage = _make_storage(data_dir, config)
+    try:
+        service = GlacierService(storage, config, SimClock())
+        # A fresh random token per run: other local users cannot read or script this run.
+        token = secrets.token_urlsafe(24) if config.control_plane else None
+        httpd = _Server((host, port), service, config, token)
+    except BaseException:
+        storage.close()
+        raise
     bound_host, bound_port = httpd.server_address[:2]
     shown = bound_host if isinstance(bound_host, str) else bound_host.decode()
     if shown in ("0.0.0.0", ""):
@@ -422,7 +460,7 @@ def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
         region=config.region,
         access_key=access_key,
         secret_key=secret_key,
-        control=ControlClient(endpoint),
+        control=ControlClient(endpoint, token=token or ""),
         service=service,
         httpd=httpd,
         thread=worker,
@@ -474,3 +512,5 @@ def serve(
     finally:
         server._httpd.close_connections()
         server._httpd.server_close()
+        with server.service.lock:
+            server.service.storage.close()

@@ -88,5 +88,11 @@ class MemoryStorage:
     def save_document(self, name: str, document: dict[str, Any]) -> None:
         """Nothing to do: the service's objects are the only copy."""
 
+    def append_record(self, name: str, record: dict[str, Any]) -> None:
+        """Nothing to do."""
+
     def delete_document(self, name: str) -> None:
         """Nothing to do."""
+
+    def close(self) -> None:
+        """Nothing to release."""
