@@ -111,6 +111,10 @@ class InventoryError(GlacierlibError):
     """An inventory body that cannot be parsed."""
 
 
+class InventoryJobFailed(GlacierlibError):
+    """The vault's inventory jobs all failed and none is running: waiting cannot help."""
+
+
 class ServiceError(GlacierlibError):
     """An error answered by the Glacier service (or an equivalent endpoint).
 

@@ -64,7 +64,9 @@ def store_for(
 
             # A rehearsal must be able to sync, then ask for an inventory at once: under
             # --local the inventory follows every write instead of lagging a simulated day.
-            config = ServerConfig(inventory_interval=0)
+            # Nothing in a --local run drives the control plane: off, so no other local
+            # user can read or script it.
+            config = ServerConfig(inventory_interval=0, control_plane=False)
             server = stack.enter_context(
                 running_server(data_dir=Path(settings.local_dir), config=config)
             )
