@@ -283,3 +283,67 @@ def test_the_data_directory_is_private(tmp_path: Path) -> None:
 def test_the_exception_is_typed(tmp_path: Path) -> None:
     with running_server(tmp_path / "d"), pytest.raises(DataDirectoryInUse, match="in use"):
         running_server(tmp_path / "d").__enter__()
+
+
+def test_local_takes_an_inventory_of_a_vault_written_by_local_server(tmp_path: Path) -> None:
+    """``local-server`` schedules the next snapshot a simulated day after a write; a later
+    ``--local`` run (where inventories follow every write) must not wait for it."""
+    data = tmp_path / "glacier"
+    with running_server(data, config=ServerConfig()) as server:  # the daily interval
+        client = _server_client(server)
+        client.create_vault(vaultName=VAULT)
+        archive = client.upload_archive(vaultName=VAULT, body=b"x" * 100)["archiveId"]
+    retrieve = run_cli(["retrieve-inventory", "--local", str(data), "--vault", VAULT])
+    assert retrieve.returncode == 0, retrieve.stderr
+    journal = tmp_path / "journal"
+    download = run_cli(["download-inventory", "--local", str(data), "--vault", VAULT,
+                        "--new-journal", str(journal)])
+    assert download.returncode == 0, download.stderr
+    assert journal_ids(journal) == {archive}
+
+
+def test_download_inventory_says_the_only_inventory_job_failed(tmp_path: Path) -> None:
+    """A failed job will never become ready: exit 1 naming the failure, not 75 "wait"."""
+    data = tmp_path / "glacier"
+    with running_server(data) as server:
+        _server_client(server).create_vault(vaultName=VAULT)  # never written: no inventory
+    retrieve = run_cli(["retrieve-inventory", "--local", str(data), "--vault", VAULT])
+    assert retrieve.returncode == 0, retrieve.stderr
+    download = run_cli(["download-inventory", "--local", str(data), "--vault", VAULT,
+                        "--new-journal", str(tmp_path / "journal")])
+    assert download.returncode == 1, (download.returncode, download.stderr)
+    assert "inventory job failed" in download.stderr
+    assert "No inventory is available" in download.stderr
+    assert "later" not in download.stderr
+
+
+def test_every_kind_of_change_survives_a_restart(tmp_path: Path) -> None:
+    """Each write reaches the change log: a restart sees exactly the live state (parts of an
+    upload in progress, finished and failed jobs, retained and deleted archives, tags,
+    policies, notifications, the snapshot)."""
+    data = tmp_path / "glacier"
+    config = ServerConfig(standard_delay=60)
+    with running_server(data, config=config) as server:
+        client = _server_client(server)
+        client.create_vault(vaultName=VAULT)
+        ids = [client.upload_archive(vaultName=VAULT, body=bytes([i]) * 50)["archiveId"]
+               for i in range(4)]
+        upload = client.initiate_multipart_upload(vaultName=VAULT, partSize=str(1 << 20))
+        client.upload_multipart_part(vaultName=VAULT, uploadId=upload["uploadId"],
+                                     range=f"bytes 0-{(1 << 20) - 1}/*", body=b"p" * (1 << 20))
+        jobs = [client.initiate_job(vaultName=VAULT, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": a})["jobId"] for a in ids[:3]]
+        server.control.advance_clock(61)
+        client.delete_archive(vaultName=VAULT, archiveId=ids[0])  # retained: a job serves it
+        client.initiate_job(vaultName=VAULT, jobParameters={
+            "Type": "archive-retrieval", "ArchiveId": ids[3]})
+        client.delete_archive(vaultName=VAULT, archiveId=ids[3])  # fails the pending job
+        server.control.fail_job(VAULT, jobs[2])
+        client.add_tags_to_vault(vaultName=VAULT, Tags={"t": "1"})
+        client.set_vault_notifications(vaultName=VAULT, vaultNotificationConfig={
+            "SNSTopic": "arn:aws:sns:us-east-1:123456789012:t",
+            "Events": ["ArchiveRetrievalCompleted"]})
+        client.describe_vault(vaultName=VAULT)  # builds the due snapshot
+        live = server.control.state()["vaults"]
+    with running_server(data, config=config) as server:
+        assert server.control.state()["vaults"] == live
