@@ -92,7 +92,8 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], service: GlacierService,
-                 config: ServerConfig, control_token: str | None) -> None:
+                 config: ServerConfig, control_token: str | None,
+                 listening: socket.socket | None = None) -> None:
         self.service = service
         self.config = config
         #: None: the control plane is off; otherwise every control call must carry it.
@@ -102,7 +103,13 @@ class _Server(ThreadingHTTPServer):
         self.secrets = dict(config.key_pairs)
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, bind_and_activate=listening is None)
+        if listening is not None:
+            # Bound and listening already (by the parent of a child server): connections
+            # made before this process was ready wait in its backlog.
+            self.socket.close()
+            self.socket = listening
+            self.server_address = listening.getsockname()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client vanishing mid-request is routine; log it instead of printing to stderr."""
@@ -387,10 +394,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply, request_id)
 
 
-def _make_storage(data_dir: Path | None, config: ServerConfig) -> ServerStorage:
+def _make_storage(data_dir: Path | None, config: ServerConfig, lock_fd: int | None = None
+                  ) -> ServerStorage:
     if data_dir is None:
         return MemoryStorage()
-    return DiskStorage(Path(data_dir), fsync=config.fsync)
+    return DiskStorage(Path(data_dir), fsync=config.fsync, lock_fd=lock_fd)
 
 
 @attrs.define
@@ -421,22 +429,35 @@ class LocalServer:
 
     def stop(self) -> None:
         self._httpd.shutdown()
-        self._httpd.close_connections()
-        self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.close()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until :meth:`request_stop` (from another thread)."""
+        self._httpd.serve_forever(poll_interval=0.05)
+
+    def request_stop(self) -> None:
+        """Make :meth:`serve_forever` return; waits until it has."""
+        self._httpd.shutdown()
+
+    def close(self) -> None:
+        """Close the connections and the socket, then the storage (releases the lock)."""
+        self._httpd.close_connections()
+        self._httpd.server_close()
         with self.service.lock:
             self.service.storage.close()
 
 
 def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
-           *, thread: bool) -> LocalServer:
-    storage = _make_storage(data_dir, config)
+           *, thread: bool, listening: socket.socket | None = None,
+           lock_fd: int | None = None) -> LocalServer:
+    storage = _make_storage(data_dir, config, lock_fd)
     try:
         service = GlacierService(storage, config, SimClock())
         # A fresh random token per run: other local users cannot read or script this run.
         token = secrets.token_urlsafe(24) if config.control_plane else None
-        httpd = _Server((host, port), service, config, token)
+        httpd = _Server((host, port), service, config, token, listening)
     except BaseException:
         storage.close()
         raise
@@ -506,11 +527,8 @@ def serve(
     if on_ready is not None:
         on_ready(server)
     try:
-        server._httpd.serve_forever()
+        server.serve_forever()
     except KeyboardInterrupt:
         logger.info("local Glacier server stopping")
     finally:
-        server._httpd.close_connections()
-        server._httpd.server_close()
-        with server.service.lock:
-            server.service.storage.close()
+        server.close()

@@ -37,7 +37,7 @@ from typing import Any
 from glacierlib.exceptions import DataDirectoryInUse
 from glacierlib.localserver.blobs import BlobWriter
 
-__all__ = ["DiskStorage", "apply_record"]
+__all__ = ["DiskStorage", "apply_record", "lock_data_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,18 +150,49 @@ def _as_lists(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def lock_data_dir(root: Path) -> int:
+    """Create ``root`` (0700) and hold ``root/lock``; refuse at once if another holds it.
+
+    Two processes on one directory would each keep their own picture of the vaults and
+    overwrite the other's (last writer wins), then sweep the other's bodies as unreferenced.
+    ``flock`` is released by the kernel when the last holder dies, so a crashed server never
+    leaves the directory locked. Returns the descriptor that holds the lock.
+    """
+    root.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    fd = _open_private(root / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = b""
+        with contextlib.suppress(OSError):
+            holder = os.pread(fd, 32, 0).strip()
+        os.close(fd)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise
+        pid = holder.decode("ascii", "replace") if holder.isdigit() else "unknown"
+        raise DataDirectoryInUse(
+            f"{root}: the local server data directory is in use by another process "
+            f"(pid {pid}); only one command or local-server may use it at a time",
+            hint="wait for it to finish, or use another directory",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
+
+
 class DiskStorage:
     """Bodies as files, metadata as documents plus change logs, all under ``root``."""
 
     persistent = True
 
-    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+    def __init__(self, root: Path, *, fsync: bool = False, lock_fd: int | None = None) -> None:
+        """``lock_fd``: the directory's lock, already taken by :func:`lock_data_dir` (a
+        parent that starts this server in a child process); it is closed with the storage."""
         self.root = Path(root)
         self.fsync = fsync
         self._logs: dict[str, int] = {}
         self._log_lock = threading.Lock()
-        self.root.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
-        self._lock_fd = self._lock()
+        self._lock_fd = lock_data_dir(self.root) if lock_fd is None else lock_fd
         try:
             for sub in ("meta", "blobs", "tmp"):
                 (self.root / sub).mkdir(exist_ok=True, mode=_DIR_MODE)
@@ -170,35 +201,6 @@ class DiskStorage:
         except BaseException:
             self.close()
             raise
-
-    def _lock(self) -> int:
-        """Hold ``root/lock`` for as long as this storage is open; refuse a second user.
-
-        Two processes on one directory would each keep their own picture of the vaults and
-        overwrite the other's (last writer wins), then sweep the other's bodies as
-        unreferenced. ``flock`` is released by the kernel when the holder dies, so a crashed
-        server never leaves the directory locked.
-        """
-        path = self.root / "lock"
-        fd = _open_private(path, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = b""
-            with contextlib.suppress(OSError):
-                holder = os.pread(fd, 32, 0).strip()
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            pid = holder.decode("ascii", "replace") if holder.isdigit() else "unknown"
-            raise DataDirectoryInUse(
-                f"{self.root}: the local server data directory is in use by another process "
-                f"(pid {pid}); only one command or local-server may use it at a time",
-                hint="wait for it to finish, or use another directory",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        return fd
 
     def close(self) -> None:
         """Close the change logs and release the directory."""

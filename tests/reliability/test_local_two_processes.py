@@ -347,3 +347,35 @@ def test_every_kind_of_change_survives_a_restart(tmp_path: Path) -> None:
         live = server.control.state()["vaults"]
     with running_server(data, config=config) as server:
         assert server.control.state()["vaults"] == live
+
+
+def test_a_killed_local_sync_leaves_no_server_behind(tmp_path: Path) -> None:
+    """A bulk ``--local`` run serves from a child process; SIGKILL the command and the
+    child stops too (its pipe ends), freeing the directory, with the acknowledged archives
+    loadable."""
+    data = tmp_path / "glacier"
+    src = tmp_path / "src"
+    _tree(src, 400, "k")
+    proc = subprocess.Popen(
+        cli_command(["sync", "--local", str(data), "--vault", VAULT, "--dir", str(src),
+                     "--journal", str(tmp_path / "j"), "--concurrency", "4"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=cli_env())
+    journal = tmp_path / "j"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+            not journal.exists() or journal.read_text().count("\n") < 20):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    if proc.stderr is not None:
+        proc.stderr.close()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with running_server(data) as server:
+                archives = server.control.state()["vaults"][VAULT]["archives"]
+            break
+        except DataDirectoryInUse:
+            assert time.monotonic() < deadline, "the child server outlived its parent"
+            time.sleep(0.1)
+    assert journal_ids(journal) <= {a["archive_id"] for a in archives}
