@@ -79,7 +79,9 @@ class Archive:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Archive:
-        return cls(**{**d, "segments": _segments(d["segments"])})
+        # Positional and without re-conversion: a vault of 100,000 archives loads each run.
+        return cls(d["archive_id"], d["description"], d["created"], d["size"], d["tree_hash"],
+                   [(k, n) for k, n in d["segments"]])
 
     def item(self) -> InventoryItem:
         return InventoryItem(

@@ -75,6 +75,11 @@ class _CountingReader:
         self.remaining -= n
         return int(n)
 
+    def read(self, size: int) -> bytes:
+        data = self._rfile.read(min(size, self.remaining)) if self.remaining > 0 else b""
+        self.remaining -= len(data)
+        return bytes(data)
+
     def drain(self) -> bool:
         """Discard the rest of the body; False when it is too big to bother (close instead)."""
         if self.remaining > _MAX_DRAIN:

@@ -53,6 +53,8 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 _TIERS = ("Expedited", "Standard", "Bulk")
 _EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
 _ACCOUNT_DOC = "account"
+#: Bytes per chunk handed to a storage that takes chunks (``MemoryStorage``).
+_CHUNK = 4 << 20
 #: A change log shorter than this is never compacted (small vaults).
 _MIN_LOG = 1000
 
@@ -80,7 +82,20 @@ def receive_body(storage: ServerStorage, reader: BodyReader, length: int) -> Rec
     linear = hashlib.sha256()
     tree = TreeHasher()
     remaining = length
+    append = getattr(writer, "append", None)
     try:
+        while remaining and append is not None:
+            # Chunks read into new bytes objects: nothing zeroes a buffer before the socket
+            # fills it (bytearray(n) does, a whole pass over every byte stored in memory).
+            chunk = reader.read(min(remaining, _CHUNK))
+            if not chunk:
+                raise GlacierError(
+                    408, "RequestTimeoutException", "The request body ended too early."
+                )
+            linear.update(chunk)
+            tree.update(chunk)
+            append(chunk)
+            remaining -= len(chunk)
         while remaining:
             buf = writer.buffer(remaining)
             filled = 0
