@@ -132,3 +132,17 @@ def test_serve_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", ""])
+def test_local_server_refuses_a_reachable_host_without_confirmation(
+    host: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its key pair is public: listening beyond loopback needs --allow-remote."""
+    from glacierlib_cli.main import main
+
+    code = main(["local-server", "--data-dir", str(tmp_path / "d"), "--host", host])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--allow-remote" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()

@@ -49,8 +49,8 @@ def _is_loopback(host: str) -> bool:
     import ipaddress
     import socket
 
-    if host in ("localhost", ""):
-        return host == "localhost"
+    if not host:
+        return False  # every interface
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -69,7 +69,8 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
 
     data_dir = Path(args.data_dir)
     port = _port(getattr(args, "port", "0"))
-    host = getattr(args, "host", None) or "127.0.0.1"
+    host = getattr(args, "host", None)
+    host = "127.0.0.1" if host is None else host
     delay = _delay(getattr(args, "job_delay", "0"))
     config = ServerConfig().with_job_delay(delay)
     if not _is_loopback(host):
