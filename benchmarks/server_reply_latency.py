@@ -12,21 +12,12 @@ server's code; the botocore client is this checkout's), side by side in one run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-_SERVER = """
-import sys
-from glacierlib.localserver import running_server
-with running_server(None) as s:
-    print(s.endpoint_url, s.region, s.access_key, s.secret_key, flush=True)
-    sys.stdin.read()
-"""
+from sync_support import local_server
 
 
 def _median_ms(call: Any, calls: int) -> float:
@@ -38,42 +29,35 @@ def _median_ms(call: Any, calls: int) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(checkout: Path, calls: int) -> tuple[float, float]:
+def measure(checkout: Path | None, calls: int) -> tuple[float, float]:
     """(DescribeVault ms, DeleteVaultNotifications ms), median, server from ``checkout``."""
     import botocore.session
     from botocore.config import Config
 
-    env = dict(os.environ, PYTHONPATH=str(checkout))
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout is not None
-        endpoint, region, key, secret = proc.stdout.readline().split()
+    with local_server(None, checkout) as server:
         client = botocore.session.get_session().create_client(
-            "glacier", region_name=region, endpoint_url=endpoint, aws_access_key_id=key,
-            aws_secret_access_key=secret, config=Config(retries={"max_attempts": 0}))
+            "glacier", region_name=server.region, endpoint_url=server.endpoint_url,
+            aws_access_key_id=server.key, aws_secret_access_key=server.secret,
+            config=Config(retries={"max_attempts": 0}))
         client.create_vault(vaultName="bench")
         for _ in range(20):
             client.describe_vault(vaultName="bench")
         with_body = _median_ms(lambda: client.describe_vault(vaultName="bench"), calls)
         empty = _median_ms(lambda: client.delete_vault_notifications(vaultName="bench"), calls)
         return with_body, empty
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--checkout", type=Path, action="append")
+    parser.add_argument("--checkout", type=Path, action="append",
+                        help="run the server from this source tree (repeatable)")
     opts = parser.parse_args()
-    checkouts = opts.checkout or [Path(__file__).resolve().parent.parent]
-    for checkout in checkouts:
+    for checkout in opts.checkout or [None]:
         body, empty = measure(checkout, opts.calls)
-        print(f"{checkout}: DescribeVault {body:.2f} ms, DeleteVaultNotifications (no body) "
-              f"{empty:.2f} ms: a JSON reply costs {body / empty:.2f}x an empty one")
+        print(f"{checkout or 'this checkout'}: DescribeVault {body:.2f} ms, "
+              f"DeleteVaultNotifications (no body) {empty:.2f} ms: a JSON reply costs "
+              f"{body / empty:.2f}x an empty one")
 
 
 if __name__ == "__main__":

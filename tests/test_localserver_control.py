@@ -94,9 +94,9 @@ def test_control_plane_refuses_a_caller_without_the_runs_token(
 def test_control_plane_off_answers_nothing() -> None:
     from glacierlib.localserver import ServerConfig, running_server
 
-    with running_server(config=ServerConfig(control_plane=False)) as server:
-        with pytest.raises(NotFound, match="control plane is off"):
-            server.control.state()
+    with running_server(config=ServerConfig(control_plane=False)) as server, \
+            pytest.raises(NotFound, match="control plane is off"):
+        server.control.state()
 
 
 def test_unknown_route(local_server: LocalServer) -> None:

@@ -202,6 +202,12 @@ class DiskStorage:
             self.close()
             raise
 
+    def _check_open(self) -> None:
+        # A request still finishing after close must not write to a directory that another
+        # process may hold by now.
+        if self._lock_fd < 0:
+            raise OSError(f"{self.root}: the local server storage is closed")
+
     def close(self) -> None:
         """Close the change logs and release the directory."""
         with self._log_lock:
@@ -308,6 +314,7 @@ class DiskStorage:
 
     def save_document(self, name: str, document: dict[str, Any]) -> None:
         """Replace ``name``'s whole document and empty its change log (compaction)."""
+        self._check_open()
         meta = self.root / "meta"
         tmp = meta / f".{name}.{secrets.token_hex(4)}.tmp"
         fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -330,6 +337,7 @@ class DiskStorage:
         """Append one change to ``name``'s log in a single write (O(size of the change))."""
         line = json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n"
         with self._log_lock:
+            self._check_open()
             fd = self._logs.get(name, -1)
             if fd < 0:
                 fd = _open_private(self.root / "meta" / f"{name}.log",
