@@ -392,7 +392,7 @@ class Executor:
             return
         with self._lock:
             self._deleted += 1
-        self.on_event(FileDone(action.name, 0, "delete", action.archive_id))
+        self.on_event(FileDone(action.name, action.size, "delete", action.archive_id))
 
     def _task_verify(self, action: Verify) -> None:
         try:

@@ -90,7 +90,7 @@ def top_level_help() -> str:
         "Options may stand before or after the command; unique prefixes of long options work.",
         "Precedence: command line > config file (--config) > environment / AWS profile > default.",
         "Exit codes: 0 success, 1 failure, 2 usage or configuration error, "
-        "75 nothing ready yet, 130 interrupted.",
+        "66 no retrieval job, 75 nothing ready yet, 130 interrupted.",
     ]
     return "\n".join(lines)
 
@@ -357,7 +357,9 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
     state["verbose"] = "--verbose" in tokens
     args = parser.parse_intermixed_args(tokens)
     settings = _settings_for(command, args, ui, warnings)
-    ui.configure(quiet=settings.quiet, verbose=settings.verbose)
+    ui.configure(quiet=settings.quiet, verbose=settings.verbose,
+                 json=settings.format == "json" and "format" in command.options,
+                 command=command.name)
     state["verbose"] = settings.verbose
     for warning in warnings:
         ui.warn(warning)
@@ -383,7 +385,9 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
         library.setLevel(old_level)
         ui.close()
     # ``--format json`` output stays one parseable JSON document: success is the exit code.
-    if code == ExitCode.OK and command.ok_done and settings.format != "json":
+    if ui.json:
+        _json_report(ui, code, None)
+    elif code == ExitCode.OK and command.ok_done:
         ui.done()
     return int(code)
 
@@ -422,7 +426,23 @@ def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
                        .rstrip("\n"))
         except BrokenPipeError:  # pragma: no cover - stderr closed too
             pass
+        if ui.json:
+            _json_report(ui, code, exc)
         return int(code)
+
+
+def _json_report(ui: Ui, code: int, exc: BaseException | None) -> None:
+    """The run's JSON document if the command printed none (an error, a bare command)."""
+    if ui.json_printed:
+        return
+    from glacierlib_cli import jsonreport
+
+    try:
+        files = jsonreport.finished_files(ui)
+        ui.json_report(jsonreport.failure(ui, exc, code, files=files) if exc is not None
+                       else jsonreport.document(ui, exit_code=code, files=files))
+    except BrokenPipeError:  # pragma: no cover - the reader went away
+        _silence_stdout()
 
 
 def _is_ours(exc: BaseException) -> bool:

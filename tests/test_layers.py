@@ -20,6 +20,7 @@ RANKS: dict[str, int] = {
     "glacierlib.exceptions": 0,
     "glacierlib.progress": 0,
     "glacierlib.config": 1,
+    "glacierlib.options": 1,
     "glacierlib.journal": 1,
     "glacierlib.metadata": 1,
     "glacierlib.filters": 1,
@@ -37,6 +38,8 @@ RANKS: dict[str, int] = {
     "glacierlib.restore_plan": 4,
     "glacierlib.download": 4,
     "glacierlib.operations": 5,
+    "glacierlib.api": 5,
+    "glacierlib.testing": 5,
     "glacierlib_cli": 6,
 }
 

@@ -165,12 +165,18 @@ def test_jobs_in_progress_exit_75_then_complete(tmp_path: Path) -> None:
         assert files_in(root) == files
 
 
-def test_missing_job_is_reported_not_fatal(local_server: LocalServer, tmp_path: Path) -> None:
+def test_no_job_at_all_exits_66_with_one_summary_line(local_server: LocalServer,
+                                                      tmp_path: Path) -> None:
     journal = tmp_path / "journal"
-    seed_vault(local_server, journal, {"f": b"data"})
+    seed_vault(local_server, journal, {"f": b"data", "g": b"more"})
     result = _completed(local_server, tmp_path / "r", journal)
-    assert result.code == 0
-    assert "No retrieval job for f (run restore first)" in result.out
+    assert result.code == 66  # nothing restored, and waiting will not help: run restore
+    assert "OK DONE" not in result.out
+    assert [line for line in result.out.splitlines() if "retrieval job" in line] == [
+        "No retrieval job for 2 missing file(s); run restore first (--verbose lists them). "
+        "Nothing was restored."]
+    verbose = _completed(local_server, tmp_path / "r", journal, "--verbose")
+    assert "No retrieval job for f" in verbose.err and "No retrieval job for g" in verbose.err
 
 
 def test_expired_job_output_suggests_restore(local_server: LocalServer, tmp_path: Path) -> None:

@@ -216,7 +216,7 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
                 on_event(FileSkipped(skipped.name, skipped.reason, error=True))
             for skipped in plan.skipped:
                 on_event(FileSkipped(skipped.name, skipped.reason))
-            on_event(PlanReady(plan.count, plan.total_bytes))
+            on_event(PlanReady(plan.count, plan.total_bytes, complete=True))
             if plan.deferred:
                 on_event(Notice(
                     f"{plan.deferred} more file(s), {plan.deferred_bytes} bytes, left for a "

@@ -27,7 +27,7 @@ from glacierlib.metadata import encode_mt2
 from glacierlib.names import validate_relative_name
 from glacierlib.operations._store import store_for, upload_processes_for
 from glacierlib.plan import Upload, choose_part_size
-from glacierlib.progress import FileDone, Notice, ProgressCallback, ignore_progress
+from glacierlib.progress import FileDone, Notice, PlanReady, ProgressCallback, ignore_progress
 from glacierlib.treehash import TreeHash
 from glacierlib.walk import LocalFile
 
@@ -122,6 +122,7 @@ def upload_file(
                           single_request_uploads=not settings.multipart_only) as executor:
                 if local is not None:
                     part_size, raised = choose_part_size(local.size, settings.part_size)
+                    on_event(PlanReady(1, local.size, complete=True))
                     report = executor.run([Upload(local, description, part_size, raised)])
                     executor.abort_strays()
                     if report.changed:
