@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -44,6 +45,8 @@ _serve_child(args)
 """
 
 _STOP_TIMEOUT = 30.0
+
+logger = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -106,8 +109,12 @@ def _serve_child(args: dict[str, Any]) -> None:
     config = ServerConfig(**{**args["config"],
                              "key_pairs": tuple(map(tuple, args["config"]["key_pairs"]))})
     listening = socket.socket(fileno=int(args["socket"]))
-    server = _start(Path(args["data_dir"]), config, "127.0.0.1", 0, thread=False,
-                    listening=listening, lock_fd=int(args["lock"]))
+    try:
+        server = _start(Path(args["data_dir"]), config, "127.0.0.1", 0, thread=False,
+                        listening=listening, lock_fd=int(args["lock"]))
+    except Exception as exc:  # one line for the user, not a child's traceback
+        logger.error("the local server for %s could not start: %s", args["data_dir"], exc)
+        sys.exit(1)
 
     def watch_parent() -> None:
         with contextlib.suppress(OSError):
