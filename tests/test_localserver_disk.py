@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,11 @@ def test_bodies_are_files_and_metadata_is_json(tmp_path: Path) -> None:
     key, size = archive["segments"][0]
     assert size == 3000
     assert (tmp_path / "blobs" / key).read_bytes() == b"x" * 3000
-    assert len((tmp_path / "blobs" / f"{key}.leaves").read_bytes()) == 32
+    # One leaf needs no leaves file: its digest is the body's SHA-256.
+    assert not (tmp_path / "blobs" / f"{key}.leaves").exists()
+    storage = DiskStorage(tmp_path)
+    assert storage.leaves(key) == hashlib.sha256(b"x" * 3000).digest()
+    storage.close()
 
 
 def test_orphans_and_partial_bodies_are_swept(tmp_path: Path) -> None:

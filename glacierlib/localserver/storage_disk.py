@@ -4,8 +4,8 @@ Layout: ``lock`` (held with ``flock`` by the one process serving the directory),
 ``meta/<name>.json`` (a vault's or the account's full document, replaced atomically by
 write-to-temp + ``os.replace``), ``meta/<name>.log`` (the changes since that document, one
 JSON line per acknowledged write, appended with a single ``write``), ``blobs/<key>`` and
-``blobs/<key>.leaves`` (archive and part bodies with their 1 MiB leaf digests), ``tmp/`` for
-bodies still arriving.
+``blobs/<key>.leaves`` (archive and part bodies with their 1 MiB leaf digests; none for bodies
+of 64 KiB or less, whose one digest is recomputed when needed).
 
 Why a log: rewriting a vault's whole document on every upload made each upload cost O(vault)
 and a sync O(vault^2). A log line costs the same however large the vault is; the document is
@@ -15,8 +15,9 @@ that already contains it (a crash between the two steps of compaction) changes n
 Directories written before the log existed are plain documents without a log: they load as
 they are (the first compaction rewrites them in the same format).
 
-A crash can leave only temporary files, unreferenced blobs and a torn last log line (an
-unacknowledged write), all ignored or swept at the next start. The directory is private:
+A crash can leave only unreferenced blobs (bodies still arriving, or received but not yet in
+the log) and a torn last log line (an unacknowledged write), swept or dropped at the next
+start. The directory is private:
 directories 0700, files 0600.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -42,6 +44,8 @@ __all__ = ["DiskStorage", "apply_record", "lock_data_dir"]
 logger = logging.getLogger(__name__)
 
 _SCRATCH = 4 << 20
+#: Bodies up to this size get no ``.leaves`` file (cheap to hash again when asked).
+_NO_LEAVES_FILE = 64 << 10
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 #: Collections of a vault document that log lines update entry by entry (name -> id field).
@@ -80,13 +84,19 @@ def _thread_scratch() -> memoryview:
 
 
 class _DiskWriter:
-    """Streams a body into ``tmp/`` through the thread's reused scratch buffer."""
+    """Streams a body into its blob file through the thread's reused scratch buffer.
+
+    Written in place, not renamed from ``tmp/``: until a change-log line names the key the
+    blob is unreferenced, and the next start sweeps unreferenced blobs anyway (one file
+    operation less per upload).
+    """
 
     def __init__(self, owner: DiskStorage, size: int) -> None:
         self._owner = owner
         self._key = secrets.token_hex(16)
-        self._tmp = owner.root / "tmp" / self._key
-        self._fd = _open_private(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        self._path = owner.root / "blobs" / self._key
+        self._size = size
+        self._fd = _open_private(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         self._scratch = _thread_scratch()
 
     def buffer(self, max_length: int) -> memoryview:
@@ -104,19 +114,21 @@ class _DiskWriter:
                 os.fsync(self._fd)
         finally:
             os.close(self._fd)
-        blobs = self._owner.root / "blobs"
-        fd = _open_private(blobs / f"{self._key}.leaves", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        try:
-            os.write(fd, leaves)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp, blobs / self._key)
+        if self._size > _NO_LEAVES_FILE:
+            # A small body's one leaf is the SHA-256 of the whole body: ``leaves``
+            # recomputes it on demand instead of a second file per small upload.
+            path = self._path.with_suffix(".leaves")
+            fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.write(fd, leaves)
+            finally:
+                os.close(fd)
         return self._key
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._fd)
-        self._tmp.unlink(missing_ok=True)
+        self._path.unlink(missing_ok=True)
 
 
 def apply_record(doc: dict[str, Any], record: Mapping[str, Any]) -> None:
@@ -255,8 +267,19 @@ class DiskStorage:
         return self._blob(key)
 
     def leaves(self, key: str) -> bytes:
-        path = self._blob(key).with_suffix(".leaves")
-        return path.read_bytes() if path.exists() else b""
+        path = self._blob(key)
+        try:
+            return path.with_suffix(".leaves").read_bytes()
+        except FileNotFoundError:
+            pass
+        # Written without a leaves file: a small body, whose one leaf is its SHA-256.
+        with open(path, "rb") as f:
+            body = f.read(_NO_LEAVES_FILE + 1)
+        if not body:
+            return b""
+        if len(body) > _NO_LEAVES_FILE:
+            raise OSError(f"blob {key} has no leaf digests")
+        return hashlib.sha256(body).digest()
 
     def delete(self, key: str) -> None:
         path = self._blob(key)
