@@ -108,6 +108,7 @@ def restore_completed(
                 target = safe_join(root, cand.name)
             except UnsafeNameError as exc:  # the tree changed since missing_files()
                 rejected.append(SkippedRestore(cand.name, cand.archive_id, exc.message))
+                on_event(FileSkipped(cand.name, exc.message, error=True))
                 continue
             requests.append(DownloadRequest(
                 name=cand.name, root=root, target=target, vault=vault, job_id=job.job_id,

@@ -40,6 +40,7 @@ from glacierlib.plan import (
     plan_sync,
 )
 from glacierlib.progress import Notice, PlanReady, ProgressCallback, ignore_progress
+from glacierlib.unrecorded import UnrecordedLog, default_state_dir, recover_unrecorded
 from glacierlib.upload import ResumeState, resume_path
 from glacierlib.walk import LocalFile, WalkEntry, WalkProblem, not_absent, walk_tree
 
@@ -217,6 +218,7 @@ def sync(
     if settings.dry_run:
         return _dry_run(settings, root, journal, on_event, on_plan)
     writer = JournalWriter.open(journal, fsync=settings.fsync, filters=settings.filters)
+    state_dir = default_state_dir()
     # A million-line journal is millions of long-lived objects; without this, every full
     # collection triggered by the walk's short-lived allocations scans them all again
     # (measured: 24 s -> 11 s for walk and plan over 1M files). Undone when the sync ends;
@@ -225,6 +227,10 @@ def sync(
     try:
         for warning in writer.warnings:
             on_event(Notice(warning, "warning"))
+        # Before planning: archives an earlier run stored but could not journal are not
+        # uploaded again.
+        for path in recover_unrecorded(writer, state_dir):
+            on_event(Notice(f"recorded the archives an earlier run could not journal ({path})"))
         with store_for(settings, on_event,
                        upload_processes=upload_processes_for(settings)) as store:
             if settings.local_dir is not None:
@@ -253,9 +259,15 @@ def sync(
             try:
                 with Executor(store, vault, writer, concurrency=settings.concurrency,
                               part_size=settings.part_size, on_event=on_event,
-                              resume=resume,
+                              resume=resume, unrecorded_log=UnrecordedLog(journal, state_dir),
                               single_request_uploads=not settings.multipart_only) as executor:
-                    result = executor.run(actions)
+                    executor.abort_streams()
+                    try:
+                        result = executor.run(actions)
+                    except KeyboardInterrupt:  # Ctrl-C, or the CLI's SIGTERM/SIGHUP
+                        executor.close()  # the requests in flight finish and are journaled
+                        executor.abort_strays(after_stop=True)
+                        raise
                     strays = executor.abort_strays()
                     if strays:
                         on_event(Notice(f"aborted {strays} stray upload(s) left by lost "

@@ -21,12 +21,11 @@ REQUIRED = ("dir", "vault", "journal", "max-number-of-files|max-size")
 def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.restore import restore
 
+    # Each file refused or failed was shown once, as an ERROR line, when it happened.
     report = restore(settings, on_event=ui.progress)
     plan = report.plan
     if ui.json:
         return _json(report, ui)
-    for skipped in report.unsafe:
-        ui.err(f"Skipped {skipped.name!r}: {skipped.reason}")
     if report.dry_run:
         for item in plan.retrievals:
             ui.out(f"Will RETRIEVE archive {item.archive_id} (filename {item.name}), "
@@ -35,8 +34,6 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
             ui.out(f"Skip {skipped.name}: {skipped.reason}")
     for job in report.initiated:
         ui.out(f"Retrieved archive {job.archive_id} (filename {job.name}), job {job.job_id}")
-    for failed in report.failed:
-        ui.err(f"FAILED to retrieve {failed.name}: {failed.error}")
     if not plan.retrievals and not plan.skipped and not plan.deferred:
         ui.out("Nothing to restore")
     else:

@@ -23,13 +23,12 @@ REQUIRED = ("dir", "vault", "journal")
 def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.restore_completed import restore_completed
 
+    # Each file refused or failed was shown once, as an ERROR line, when it happened.
     report = restore_completed(settings, on_event=ui.progress)
     ui.close()  # the progress summary before the results
     code = _exit_code(report)
     if ui.json:
         return _json(report, code, ui)
-    for skipped in report.unsafe:
-        ui.err(f"Skipped {skipped.name!r}: {skipped.reason}")
     if report.dry_run:
         for item in report.planned:
             ui.out(f"Will DOWNLOAD (if available) archive {item.archive_id} "
@@ -40,10 +39,6 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
             extra = f", {outcome.resumed_segments} resumed" if outcome.resumed_segments else ""
             ui.out(f"Downloaded {outcome.name} ({outcome.size} bytes, {outcome.segments} "
                    f"segment(s){extra})")
-        else:
-            ui.err(f"FAILED {outcome.name}: {outcome.error}")
-    for rejected in report.rejected:
-        ui.err(f"FAILED {rejected.name}: {rejected.reason}")
     if report.in_progress:
         ui.out(f"{len(report.in_progress)} retrieval job(s) still in progress")
     if report.without_job:
@@ -52,7 +47,8 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                f"first (--verbose lists them).{nothing}")
     for name in report.without_job:
         ui.debug(f"No retrieval job for {name}")
-    if not report.downloads and not report.in_progress and not report.without_job:
+    if (not report.downloads and not report.in_progress and not report.without_job
+            and report.ok):
         ui.out("Nothing to download")
     return code
 
