@@ -94,6 +94,10 @@ class JournalLockedError(JournalError):
     """Another process holds the journal; two writers would corrupt or duplicate."""
 
 
+class DataDirectoryInUse(GlacierlibError):
+    """Another process serves this local server data directory; two would overwrite its state."""
+
+
 class MetadataError(GlacierlibError):
     """An archive description that cannot be encoded (e.g. a name too long for 1024 chars)."""
 
@@ -118,6 +122,10 @@ class NothingReadyYet(GlacierlibError):
 
 class InventoryError(GlacierlibError):
     """An inventory body that cannot be parsed."""
+
+
+class InventoryJobFailed(GlacierlibError):
+    """The vault's inventory jobs all failed and none is running: waiting cannot help."""
 
 
 class ServiceError(GlacierlibError):

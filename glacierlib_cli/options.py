@@ -125,6 +125,9 @@ CATALOGUE: tuple[Option, ...] = (
     _v("data-dir", "DIR", "directory where the local server keeps its vaults", settings=False),
     _v("port", "PORT", "TCP port (default: 0, a free port)", settings=False),
     _v("host", "ADDRESS", "address to listen on (default: 127.0.0.1)", settings=False),
+    Option("allow-remote", "flag", "let --host be an address other machines can reach (the "
+           "server's keys are public: anyone who reaches it can use its vaults)",
+           settings=False),
     _v("job-delay", "SECONDS", "seconds before a job completes (default: 0)", settings=False),
     # mt-aws-glacier options that are accepted and ignored
     _v("terminal-encoding", "ENC", "ignored: mtglacier always uses UTF-8"),

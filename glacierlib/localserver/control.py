@@ -1,7 +1,9 @@
 """The unsigned control plane (``/_local/...``) and ``ControlClient``, its Python face.
 
 Real Glacier has no such API: it is how tests move the simulated clock, finish jobs, take an
-inventory now, inspect state and script faults. It answers only clients on loopback, and it is
+inventory now, inspect state and script faults. It answers only clients on loopback that send
+the run's random token (header ``X-Local-Control-Token``; other local users on a shared host
+must not read a run's state or script its failures), and ``--local`` runs turn it off. It is
 plain HTTP+JSON so that tools in other languages (and ``curl``) can drive it too.
 """
 
@@ -21,6 +23,8 @@ from glacierlib.localserver.service import GlacierService
 __all__ = ["CONTROL_PREFIX", "ControlClient", "handle_control"]
 
 CONTROL_PREFIX = "/_local/"
+#: The header a control call carries its run's token in (``LocalServer.control`` knows it).
+CONTROL_TOKEN_HEADER = "X-Local-Control-Token"  # noqa: S105 - a header name
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -94,10 +98,12 @@ def handle_control(
 
 
 class ControlClient:
-    """Drives a running local server's control plane over HTTP (no signature needed)."""
+    """Drives a running local server's control plane over HTTP with the run's token
+    (``LocalServer.control``; ``mtglacier local-server`` prints it as ``control-token``)."""
 
-    def __init__(self, endpoint_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, endpoint_url: str, *, token: str = "", timeout: float = 30.0) -> None:
         parts = urlsplit(endpoint_url)
+        self.token = token
         if parts.hostname is None or parts.port is None:
             raise ValueError(f"endpoint URL needs a host and port: {endpoint_url}")
         self._host = parts.hostname
@@ -109,6 +115,7 @@ class ControlClient:
         try:
             payload = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if payload is not None else {}
+            headers[CONTROL_TOKEN_HEADER] = self.token
             conn.request(method, CONTROL_PREFIX + action, body=payload, headers=headers)
             response = conn.getresponse()
             raw = response.read()
