@@ -81,6 +81,11 @@ CATALOGUE: tuple[Option, ...] = (
                        "no AWS account needed"),
     _v("protocol", "https|http", "protocol for the AWS endpoint (default: https)"),
     _v("timeout", "SECONDS", "socket inactivity timeout per request (default: 180)"),
+    _v("retry-timeout", "DURATION", "keep retrying a request that fails with a transient error "
+                                    "(5xx, 408, throttling, broken connection) for this long: "
+                                    "900 or 90s, 15m, 2h; 0 = no retries (default: 15m)"),
+    _v("max-attempts", "N", "also cap the attempts per request; 0 = no cap (default: "
+                            "AWS_MAX_ATTEMPTS or the profile's max_attempts, else no cap)"),
     _f("quiet", "print only errors, warnings and results"),
     _f("verbose", "print every file and retry; tracebacks on errors"),
     # Where and what
@@ -137,7 +142,7 @@ _BY_NAME = {option.name: option for option in CATALOGUE}
 
 #: Options of every command that talks to Glacier (added automatically unless NETWORK = False).
 CONNECTION = ("key", "secret", "token", "profile", "region", "endpoint-url", "local",
-              "protocol", "timeout")
+              "protocol", "timeout", "retry-timeout", "max-attempts")
 #: Options of every command.
 COMMON = ("config", "quiet", "verbose")
 #: mt-aws-glacier options accepted by every command for old scripts, and ignored.
