@@ -325,7 +325,7 @@ class CommandParser(argparse.ArgumentParser):
         for action in self._actions:
             if action.option_strings:
                 continue
-            metavar = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+            metavar = action.metavar if isinstance(action.metavar, str) else action.dest
             if action.nargs == "?":
                 parts.append(f"[{metavar}]")
             elif action.nargs in ("*", "+"):

@@ -688,3 +688,86 @@ def test_terminal_safe_leaves_nothing_a_terminal_acts_on(text: str) -> None:
 
 def test_terminal_safe_escapes_read_as_the_code_point() -> None:
     assert terminal_safe("a\x1b[2J\u202e\x85\udcff\t\n") == "a\\x1b[2J\\u202e\\x85\\xff\t\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Habits of a command line (issue 12): suggestions, usage line, filter files
+
+
+def test_a_mistyped_option_gets_a_suggestion(probe: Probe,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["probe", *BASE, "--concurency", "8"], capsys)
+    assert code == 2
+    assert "unknown option '--concurency'" in err and "did you mean --concurrency?" in err
+    code, _, err = run_main(["probe", *BASE, "--zzzzzz"], capsys)
+    assert code == 2 and "did you mean" not in err
+
+
+def test_usage_line_shows_mandatory_options_as_mandatory(
+    probe: Probe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(["probe", "--help"], capsys)
+    assert code == 0
+    usage = out.split("\n\n")[0]
+    assert usage.startswith("usage: mtglacier probe --vault NAME --journal FILE "
+                            "(--dir DIR | --max-size SIZE) [options] [extra ...]"), usage
+    assert "[--vault NAME]" not in usage
+    code, out, _ = run_main(["sync", "--help"], capsys)
+    assert out.startswith("usage: mtglacier sync --dir DIR --vault NAME --journal FILE "
+                          "[options]")
+
+
+def test_filter_from_file_and_config_filters_through_the_command_line(
+    probe: Probe, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("# what cron never backs up\n-*.tmp\n\n- cache/\n")
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(f"exclude=*.log\nfilter-from={rules}\n")
+    code, _, err = run_main(["probe", *BASE, "--config", str(cfg), "--include", "keep.log",
+                             "--filter-from", str(rules)], capsys)
+    assert code == 0, err
+    assert probe.settings is not None
+    got = [(r.action, r.pattern) for r in probe.settings.filters.rules]
+    # Command line first, in its order; then the config file's rules, in file order.
+    assert got == [("+", "keep.log"), ("-", "*.tmp"), ("-", "cache/"), ("-", "*.log"),
+                   ("-", "*.tmp"), ("-", "cache/")]
+    rules.write_text("-*.tmp\nnot a rule\n")
+    code, _, err = run_main(["probe", *BASE, "--filter-from", str(rules)], capsys)
+    assert code == 2 and f"{rules}, line 2" in err
+
+
+def test_world_readable_config_is_warned_once_in_a_real_process(tmp_path: Path) -> None:
+    """In a real process no log handler exists yet when the config file is read: a warning
+    record then went to Python's last-resort handler, and the user read it twice."""
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(f"key={KEY}\nsecret={SECRET}\n")
+    os.chmod(cfg, 0o644)
+    (tmp_path / "d").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "glacierlib_cli", "check-local-hash", "--config", str(cfg),
+         "--dir", str(tmp_path / "d"), "--journal", str(tmp_path / "j.log")],
+        capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert result.stderr.count("chmod 600") == 1, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_torn_journal_line_is_warned_once(tmp_path: Path) -> None:
+    """The repaired torn line reaches the CLI three ways (log record, event, report)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("hello")
+    journal = tmp_path / "j.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    args = [sys.executable, "-m", "glacierlib_cli", "sync", "--local", str(tmp_path / "lv"),
+            "--dir", str(src), "--vault", "v", "--journal", str(journal)]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env,
+                           check=False)
+    assert first.returncode == 0, first.stderr
+    with journal.open("ab") as f:
+        f.write(b"A\t1\tCREATED\tbroken")
+    second = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env,
+                            check=False)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr.count("not fully written") == 1, second.stderr
