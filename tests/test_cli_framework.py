@@ -771,3 +771,72 @@ def test_torn_journal_line_is_warned_once(tmp_path: Path) -> None:
                             check=False)
     assert second.returncode == 0, second.stderr
     assert second.stderr.count("not fully written") == 1, second.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell completion and the man page, both built from the commands' parsers
+
+
+def _bash_complete(script: str, line: str) -> list[str]:
+    """What the generated bash function offers for the last word of ``line``."""
+    words = line.split(" ")
+    program = "\n".join([
+        script,
+        "COMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + ")",
+        f"COMP_CWORD={len(words) - 1}",
+        "_mtglacier",
+        'printf "%s\\n" "${COMPREPLY[@]}"',
+    ])
+    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return [w for w in result.stdout.splitlines() if w]
+
+
+def test_bash_completion_completes_commands_options_and_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, script, _ = run_main(["completion", "bash"], capsys)
+    assert code == 0 and "OK DONE" not in script
+    assert _bash_complete(script, "mtglacier sy") == ["sync"]
+    assert _bash_complete(script, "mtglacier --vault x --conc 2 sy") == ["sync"]
+    assert _bash_complete(script, "mtglacier sync --conc") == ["--concurrency"]
+    assert _bash_complete(script, "mtglacier sync --retry-t") == ["--retry-timeout"]
+    assert _bash_complete(script, "mtglacier sync --filter-f") == ["--filter-from"]
+    assert "--segment-size" not in _bash_complete(script, "mtglacier sync --")
+    assert _bash_complete(script, "mtglacier restore --tier B") == ["Bulk"]
+    assert _bash_complete(script, "mtglacier completion z") == ["zsh"]
+    assert "restore-completed" in _bash_complete(script, "mtglacier help restore")
+
+
+def test_zsh_and_fish_completion_cover_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, zsh, _ = run_main(["completion", "zsh"], capsys)
+    assert code == 0 and zsh.startswith("#compdef mtglacier") and "bashcompinit" in zsh
+    code, fish, _ = run_main(["completion", "fish"], capsys)
+    assert code == 0
+    for name in commands.available_commands():
+        assert f"-a {name} -d" in fish, name
+    assert "__fish_seen_subcommand_from sync' -l concurrency -x" in fish
+    assert "-l dir -r -F" in fish
+    code, _, err = run_main(["completion", "tcsh"], capsys)
+    assert code == 2 and "tcsh" in err
+
+
+def test_man_page_builds_and_documents_every_command_and_option(tmp_path: Path) -> None:
+    from glacierlib_cli.commands.completion import command_table
+
+    target = tmp_path / "mtglacier.1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run([sys.executable, "-m", "glacierlib_cli.manpage", str(target)],
+                            capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith(".TH MTGLACIER 1 ")
+    sections = [line[4:] for line in page.splitlines() if line.startswith(".SS ")]
+    expected = commands.available_commands()
+    assert [s.replace("\\-", "-") for s in sections] == expected
+    for command in command_table():
+        for option in command.options:
+            if option.name != "--help":
+                assert f"\\fB{option.name.replace('-', chr(92) + '-')}\\fR" in page, option
+    assert not [line for line in page.splitlines() if line.startswith("'")]

@@ -89,6 +89,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("local-server", "local_server"),
     ("help", "help"),
     ("version", "version"),
+    ("completion", "completion"),
 )
 
 #: One-line summaries for ``mtglacier help``: kept here so the overview imports no module.
@@ -111,6 +112,7 @@ SUMMARIES: dict[str, str] = {
     "local-server": "run the built-in Glacier-compatible server in the foreground",
     "help": "show help for mtglacier or a command",
     "version": "show the versions of mtglacier, Python, botocore and attrs",
+    "completion": "print a shell completion script (bash, zsh or fish)",
 }
 
 _MODULES = dict(COMMANDS)
