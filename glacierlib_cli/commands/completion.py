@@ -101,11 +101,11 @@ def command_table() -> list[CommandInfo]:
                     choices = tuple(commands.available_commands())
                 positionals.append((metavar, choices))
                 continue
-            metavar = None if action.nargs == 0 else (
+            value = None if action.nargs == 0 else (
                 action.metavar if isinstance(action.metavar, str) else "VALUE")
             for flag in action.option_strings:
                 if flag.startswith("--"):
-                    opts.append(OptionInfo(flag, metavar, action.help or "", _choices(metavar)))
+                    opts.append(OptionInfo(flag, value, action.help or "", _choices(value)))
         table.append(CommandInfo(name, command.summary, parser.format_usage().strip(),
                                  tuple(opts), tuple(positionals)))
     return table
@@ -183,8 +183,8 @@ def bash_script(table: list[CommandInfo]) -> str:
         "    fi",
         '    case "$cmd" in',
     ]
-    for name, words in positional_words.items():
-        lines.append(f'        {name}) COMPREPLY=($(compgen -W "{words}" -- "$cur")) ;;')
+    for name, offered in positional_words.items():
+        lines.append(f'        {name}) COMPREPLY=($(compgen -W "{offered}" -- "$cur")) ;;')
     lines += [
         '        *) COMPREPLY=($(compgen -f -- "$cur")) ;;',
         "    esac",
