@@ -798,11 +798,21 @@ class GlacierStore:
 
     # ------------------------------------------------------------------ plumbing
 
+    def _translated(self, exc: Exception, operation: str, what: str) -> GlacierlibError:
+        """``translate_error``, and a transient error says how long it was retried."""
+        error = translate_error(exc, operation, what)
+        if error.retryable and not error.hint:
+            error.hint = self._retry.describe() + (
+                "; --max-attempts or botocore's max_attempts set that cap"
+                if self._retry.max_attempts is not None
+                else "; a longer --retry-timeout rides out a longer outage")
+        return error
+
     def _call(self, operation: str, what: str, method: str, **params: Any) -> dict[str, Any]:
         try:
             result = getattr(self._client, method)(**params)
         except _TRANSLATABLE as exc:
-            raise translate_error(exc, operation, what) from None
+            raise self._translated(exc, operation, what) from None
         except _PARSER_ERRORS as exc:  # botocore's parser choking on a mistyped reply
             raise _malformed(operation, exc) from None
         return cast("dict[str, Any]", result)
@@ -820,7 +830,7 @@ class GlacierStore:
                     raise _malformed(operation, ValueError(f"no {key} list in the reply"))
                 yield from items
         except _TRANSLATABLE as exc:
-            raise translate_error(exc, operation, what) from None
+            raise self._translated(exc, operation, what) from None
         except _PARSER_ERRORS as exc:
             raise _malformed(operation, exc) from None
 

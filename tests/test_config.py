@@ -581,3 +581,56 @@ def test_config_values_is_a_dict() -> None:
     values = ConfigValues("x")
     values["vault"] = "v"
     assert values == {"vault": "v"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Retry settings (issues 11 and 12)
+
+
+@pytest.mark.parametrize(("typed", "seconds"), [("900", 900.0), ("90s", 90.0), ("15m", 900.0),
+                                                ("2h", 7200.0), ("0", 0.0), ("0.5", 0.5),
+                                                ("10 min", 600.0)])
+def test_retry_timeout_is_a_duration(typed: str, seconds: float) -> None:
+    assert resolve_settings({"retry-timeout": typed}, {}, {}).retry_timeout == seconds
+
+
+def test_retry_settings_defaults_and_precedence(tmp_path: Path) -> None:
+    default = resolve_settings({}, {}, {})
+    assert default.retry_timeout == 900 and default.max_attempts is None
+    cfg = write(tmp_path, "retry-timeout = 30m\nmax-attempts = 7\n")
+    from_file = resolve_settings({}, read_config_file(cfg), {})
+    assert (from_file.retry_timeout, from_file.max_attempts) == (1800.0, 7)
+    both = resolve_settings({"max-attempts": "0", "retry-timeout": "1h"},
+                            read_config_file(cfg), {})
+    assert (both.retry_timeout, both.max_attempts) == (3600.0, 0)
+
+
+@pytest.mark.parametrize(("option", "value", "needle"), [
+    ("retry-timeout", "soon", "expected a duration"),
+    ("retry-timeout", "30d", "expected a duration"),
+    ("retry-timeout", "200h", "between 0 and 168h"),
+    ("max-attempts", "-1", "non-negative integer"),
+    ("max-attempts", "20000", "between 0 (no limit) and 10000"),
+])
+def test_bad_retry_settings_name_the_option(option: str, value: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_settings({option: value}, {}, {})
+    assert f"--{option}" in str(info.value) and needle in str(info.value)
+
+
+def test_a_config_line_with_a_secret_is_never_echoed() -> None:
+    for text in ("secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+                 "  token\tIQoJb3JpZ2luX2VjEXAMPLEtokenZZtop\n",
+                 "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n",
+                 "key AKIAIOSFODNN7EXAMPLE extra\n"):
+        with pytest.raises(ConfigError) as info:
+            parse_config_text(text, "my.cfg")
+        message = str(info.value)
+        assert "my.cfg, line 1" in message
+        for secret in ("bPxRfiCY", "EXAMPLEtoken", "FODNN7"):
+            assert secret not in message, message
+    with pytest.raises(ConfigError) as info:
+        parse_config_text("this is not a line\n", "my.cfg")
+    assert "'this is not a line'" in str(info.value)  # what cannot be a secret is shown
+    with pytest.raises(ConfigError, match="did you mean concurrency"):
+        parse_config_text("concurency=3\n", "my.cfg")
