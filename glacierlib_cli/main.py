@@ -127,7 +127,8 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
             name, eq, _value = body.partition("=")
             matches = options.lookup_token(name)
             found = options.spelling(matches[0]) if len(matches) == 1 else None
-            if found is not None and found[0].takes_value and not eq and i + 1 < len(argv):
+            if (found is not None and found[0].takes_value and not eq and i + 1 < len(argv)
+                    and not options.looks_like_option(argv[i + 1])):
                 rest.append(argv[i + 1])
                 i += 1
             i += 1
@@ -339,7 +340,9 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
         import difflib
 
         close = difflib.get_close_matches(name, [c for c, _ in registry.COMMANDS], n=1)
-        raise _usage_error(f"unknown command {name!r}",
+        from glacierlib.config import masked
+
+        raise _usage_error(f"unknown command {masked(name)}",
                            hint=f"did you mean {close[0]}?" if close else f"see '{PROG} help'")
 
     command = registry.load_command(name)

@@ -251,3 +251,13 @@ def test_a_value_starting_with_dashes_is_given_with_equals(
     assert code == 0, text
     code, text = _cli([*base, "--exclude", "-*.tmp"], capsys)  # one dash: a pattern
     assert code == 0, text
+
+
+def test_options_before_the_command_follow_the_same_rules(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = _cli(["--token", "--region", "us-east-1", "list-vaults"], capsys)
+    assert code == 2 and "option --token needs a value" in text
+    # A secret standing where the command should be is not echoed either.
+    code, text = _cli(["--key", "AKIAIOSFODNN7EXAMPLE", CLI_SECRET, "list-vaults"], capsys)
+    assert code == 2 and "unknown command" in text and "bPxRfiCY" not in text
