@@ -21,8 +21,9 @@ Each ``glacierlib_cli/commands/<module>.py`` defines:
     alternatives) are checked in ``run``, raising ``glacierlib_cli.errors.UsageError``.
 ``NETWORK: bool`` (optional, default True)
     True adds the connection options (config, key, secret, token, profile, region,
-    endpoint-url, local, protocol, timeout). ``config``, ``quiet`` and ``verbose`` are added
-    to every command. An offline command (check-local-hash) says ``NETWORK = False`` and then
+    endpoint-url, local, protocol, timeout, retry-timeout, max-attempts). ``config``,
+    ``quiet`` and ``verbose`` are added to every command, ``filter-from`` to every command
+    that lists ``filter``. An offline command (check-local-hash) says ``NETWORK = False`` and then
     needs neither credentials nor a region.
 ``OK_DONE: bool`` (optional, default True)
     Whether a successful run (``run`` returned 0) ends with the ``OK DONE`` line. The framework
