@@ -139,7 +139,6 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
 
 def build_parser(command: Command) -> argparse.ArgumentParser:
     """The argparse parser of one command: its catalogue options plus its own arguments."""
-
     from glacierlib_cli import options
 
     class _Parser(options.CommandParser):
