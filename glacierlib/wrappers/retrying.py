@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 #: Default backoff: the first wait is about ``DEFAULT_BASE_DELAY`` seconds, each next one
 #: doubles, none exceeds ``DEFAULT_MAX_DELAY``.
-DEFAULT_BASE_DELAY = 0.25
+DEFAULT_BASE_DELAY = 0.1
 DEFAULT_MAX_DELAY = 30.0
 
 
