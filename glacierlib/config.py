@@ -27,17 +27,19 @@ and where its value came from (``--concurrency``, ``FILE, line N``, ``AWS_DEFAUL
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from glacierlib.exceptions import ConfigError
+from glacierlib.exceptions import ConfigError, InvalidSetting
 
 if TYPE_CHECKING:
     from glacierlib.filters import FilterSet
@@ -461,19 +463,32 @@ def _check_concurrency(_i: object, _a: object, value: int) -> None:
         raise ValueError(f"must be between 1 and {MAX_CONCURRENCY}, got {value}")
 
 
-def _check_part_size(_i: object, _a: object, value: int) -> None:
+# The size validators speak the caller's unit. ``resolve_settings`` runs them with no instance
+# (``instance is None``) on values its options gave in MiB; a ``Settings`` built from Python
+# (an instance, or ``_BUILT_DIRECTLY``) was given bytes, and "6.1e-05 MiB" would help nobody.
+
+
+def _check_part_size(instance: object, _a: object, value: int) -> None:
     if value % MIB or not _is_power_of_two(value // MIB) or value // MIB > MAX_PART_SIZE_MIB:
+        if instance is not None:
+            raise ValueError(
+                f"{value} bytes is not a power of two multiple of 1 MiB ({MIB} bytes) "
+                f"between 1 and {MAX_PART_SIZE_MIB} MiB"
+            )
         raise ValueError(
             f"must be a power of two between 1 and {MAX_PART_SIZE_MIB} (MiB), "
-            f"got {value / MIB:g}"
+            f"got {value // MIB}"
         )
 
 
-def _check_segment_size(_i: object, _a: object, value: int | None) -> None:
+def _check_segment_size(instance: object, _a: object, value: int | None) -> None:
     if value is None or value == 0:
         return
     if value % MIB or not _is_power_of_two(value // MIB):
-        raise ValueError(f"must be 0 or a power of two (MiB), got {value / MIB:g}")
+        if instance is not None:
+            raise ValueError(f"{value} bytes is neither 0 nor a power of two multiple of "
+                             f"1 MiB ({MIB} bytes)")
+        raise ValueError(f"must be 0 or a power of two (MiB), got {value // MIB}")
 
 
 def _check_timeout(_i: object, _a: object, value: int) -> None:
@@ -491,10 +506,13 @@ def _check_max_attempts(_i: object, _a: object, value: int | None) -> None:
         raise ValueError(f"must be between 0 (no limit) and 10000, got {value}")
 
 
-def _check_max_file_size(_i: object, _a: object, value: int | None) -> None:
+def _check_max_file_size(instance: object, _a: object, value: int | None) -> None:
     if value is not None and not MIB <= value <= MAX_CHECK_FILE_SIZE_MIB * MIB:
+        if instance is not None:
+            raise ValueError(f"{value} bytes is not between 1 MiB ({MIB} bytes) and "
+                             f"{MAX_CHECK_FILE_SIZE_MIB} MiB")
         raise ValueError(
-            f"must be between 1 and {MAX_CHECK_FILE_SIZE_MIB} (MiB), got {value / MIB:g}"
+            f"must be between 1 and {MAX_CHECK_FILE_SIZE_MIB} (MiB), got {value // MIB}"
         )
 
 
@@ -550,14 +568,66 @@ def _empty_filters() -> FilterSet:
 # --------------------------------------------------------------------------------------------
 # Settings
 
+#: The ``instance`` the size validators see when a Settings is built from Python (bytes).
+_BUILT_DIRECTLY = object()
+_T = TypeVar("_T")
 
+
+def _invalid_setting(fields: Mapping[str, attrs.Attribute[Any]], given: Mapping[str, object],
+                     error: Exception) -> InvalidSetting:
+    """Turn what attrs raised for ``Settings(**given)`` into an error naming the field.
+
+    attrs does not say which field failed, so the converters and validators run again one
+    field at a time; only a refused ``Settings`` pays for it.
+    """
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        option = OPTION_FIELDS.get(unknown[0].replace("_", "-"))  # key= for access_key=
+        close = [option] if option else difflib.get_close_matches(unknown[0], list(fields), 1)
+        return InvalidSetting(f"unknown setting {unknown[0]!r}", field=unknown[0],
+                              hint=f"did you mean {close[0]}?" if close else None)
+    for name, value in given.items():
+        attr = fields[name]
+        try:
+            if attr.converter is not None:
+                value = cast("Callable[[object], object]", attr.converter)(value)
+            if attr.validator is not None:
+                attr.validator(_BUILT_DIRECTLY, attr, value)
+        except (ValueError, TypeError) as exc:
+            return InvalidSetting(f"{name}: {exc}", field=name)
+    return InvalidSetting(str(error))
+
+
+def _config_errors(cls: type[_T]) -> type[_T]:
+    """Make the attrs ``__init__`` raise :class:`InvalidSetting` instead of a bare ValueError.
+
+    A caller embedding the library catches ``GlacierlibError`` for every mistake, and reads
+    which field was wrong. (``InvalidSetting`` is still a ``ValueError``.)
+    """
+    generated = cls.__init__
+
+    @functools.wraps(generated)
+    def __init__(self: _T, **given: object) -> None:
+        try:
+            generated(self, **given)
+        except (ValueError, TypeError) as exc:
+            raise _invalid_setting(attrs.fields_dict(cast(Any, cls)), given, exc) from None
+
+    setattr(cls, "__init__", __init__)  # noqa: B010 - mypy refuses assigning to a method
+    return cls
+
+
+@_config_errors
 @attrs.frozen(kw_only=True)
 class Settings:
     """Everything one run needs to know, validated once; sizes are in bytes.
 
-    Build it with :func:`resolve_settings` (which says where a bad value came from) or
-    directly; both go through the same converters and validators. Secrets are excluded from
-    ``repr`` so a Settings can be logged or shown in a traceback safely.
+    Build it with :func:`resolve_settings` (which says where a bad value came from), with
+    :func:`glacierlib.options.settings` (typed keywords, the CLI's units and defaults) or
+    directly; all go through the same converters and validators. A value refused here raises
+    :class:`~glacierlib.exceptions.InvalidSetting` (a ``ConfigError``) naming the field, in
+    bytes for sizes. Secrets are excluded from ``repr`` so a Settings can be logged or shown
+    in a traceback safely.
     """
 
     # Connection

@@ -63,6 +63,19 @@ class ConfigError(GlacierlibError):
         super().__init__(message, hint=hint)
 
 
+class InvalidSetting(ConfigError, ValueError):
+    """A ``Settings`` value refused at construction; ``field`` names it.
+
+    Also a ``ValueError``, as attrs validators were before it existed, so code that caught
+    that keeps working.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 hint: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, hint=hint)
+
+
 class JournalError(GlacierlibError):
     """A journal that cannot be read or written as it is; names the file and line."""
 

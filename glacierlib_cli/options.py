@@ -125,7 +125,8 @@ CATALOGUE: tuple[Option, ...] = (
     _v("sns-topic", "ARN", "notify this SNS topic when the job completes"),
     _v("request-inventory-format", "json|csv", "inventory format (default: json)"),
     _v("format", "FORMAT",
-       "output format: for-humans (default), mtmsg or json (JSON only, without OK DONE)"),
+       "output format: for-humans (default), json (one JSON report and nothing else; "
+       "docs/json-report.md) or mtmsg (list commands)"),
     _f("follow", "follow symbolic links while walking --dir"),
     Option("fsync", "switch", "fsync the journal after every record (default: on)"),
     _f("multipart-only", "upload small files with a multipart upload too (three requests "

@@ -20,9 +20,10 @@ Why it looks the way it does:
 * Children are fresh interpreters (``python -c``, not ``multiprocessing``): they inherit no
   journal descriptors, locks, threads or standard input, and they do not re-import the
   parent's ``__main__`` as ``multiprocessing``'s spawn does, which would re-run an embedder's
-  unguarded script. They start in their own session and ignore SIGINT (the parent decides
-  what Ctrl-C means), and exit on their own when the parent dies (end of their pipe, or a
-  watchdog noticing the new parent id), so a killed run leaks no processes.
+  unguarded script. They start in their own session and ignore SIGINT, SIGTERM and SIGHUP
+  (the parent decides what a stop means; ``systemctl stop`` signals every process of the
+  unit), and exit on their own when the parent dies (end of their pipe, or a watchdog
+  noticing the new parent id), so a killed run leaks no processes.
 * Progress events and log records a child produces travel back with its answer and are
   re-emitted in the parent, in order; a typed error arrives as the same class.
 * A child that dies must not fail the run: the call is made in-process, with a warning, and
@@ -123,7 +124,8 @@ _BOOTSTRAP = (
 def _child_main(pipe: Pipe, connection: Connection, policy: RetryPolicy, parent: int,
                 levels: Mapping[str, int]) -> None:
     """Serve upload requests from the parent, one at a time, until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                      name="glacierlib-parent-watchdog").start()
     for name, level in levels.items():
