@@ -111,8 +111,9 @@ def settings(
     (the ``Settings`` fields ``part_size``... hold bytes); ``max_size`` is bytes or a string
     such as ``"20G"``; ``timeout`` is seconds; ``retry_timeout`` seconds or a string such as
     ``"15m"`` (``max_attempts`` 0: no cap on attempts, only that budget). ``filters`` are
-    ``(kind, pattern)`` rules in command-line order. ``environ`` is consulted like the CLI's environment (region and
-    profile only); by default nothing is, and botocore reads ``AWS_*`` itself as usual.
+    ``(kind, pattern)`` rules in command-line order. ``environ`` is consulted like the CLI's
+    environment (region and profile only); by default nothing is, and botocore reads ``AWS_*``
+    itself as usual.
 
     A bad value raises :class:`~glacierlib.exceptions.InvalidSetting` (a ``ConfigError``)
     naming the keyword, in the keyword's unit; a bad config file line, ``ConfigError`` naming
