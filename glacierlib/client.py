@@ -78,6 +78,7 @@ from glacierlib.storage import (
     VaultStore,
 )
 from glacierlib.treehash import ByteRange, TreeHash
+from glacierlib.wrappers.lean import LeanUploader
 from glacierlib.wrappers.logged import LoggedStore
 from glacierlib.wrappers.redaction import install_secret_redaction, redact
 from glacierlib.wrappers.retrying import RetryingStore, RetryPolicy
@@ -654,6 +655,7 @@ class GlacierStore:
         events.register_first("needs-retry.glacier", hooks.short_body)
         events.register_last("needs-retry.glacier", hooks.add_408)
         events.register("request-created.glacier", hooks.report)
+        self._lean = LeanUploader(self._client, hooks.report, self._retry.max_attempts)
         self._closed = threading.Event()
 
     @staticmethod
@@ -787,12 +789,16 @@ class GlacierStore:
                                  operation="UploadArchive")
         what = f"vault {vault!r}, {body.length} bytes"
         self._hooks.start_counting_lost_replies()
+        template = self._lean.template_for(vault)
         try:
-            result = self._call(
-                "UploadArchive", what, "upload_archive", vaultName=vault,
-                archiveDescription=description, checksum=body.tree_hash.hex,
-                body=_HashedBody(body),
-            )
+            if template is None:  # the first to this vault: botocore builds the template
+                result = self._lean.full_call(vault, lambda: self._call(
+                    "UploadArchive", what, "upload_archive", vaultName=vault,
+                    archiveDescription=description, checksum=body.tree_hash.hex,
+                    body=_HashedBody(body),
+                ))
+            else:
+                result = self._lean_upload(template, what, body, description)
         except GlacierlibError:
             lost = self._hooks.lost_replies()
             if lost:
@@ -810,6 +816,18 @@ class GlacierStore:
                          f"archive {archive_id} (single upload to vault {vault!r})")
         return ArchiveCreated(archive_id, body.tree_hash, body.length,
                               str(result.get("location") or ""), lost_replies=lost)
+
+    def _lean_upload(self, template: dict[str, Any], what: str, body: PartBody,
+                     description: str) -> dict[str, Any]:
+        """UploadArchive from the vault's template, errors translated as in ``_call``."""
+        data = body.data if isinstance(body.data, bytes) else memoryview(body.data).cast("B")
+        try:
+            return self._lean.upload(template, data, description, body.tree_hash.hex,
+                                     body.sha256.hex())
+        except _TRANSLATABLE as exc:
+            raise translate_error(exc, "UploadArchive", what) from None
+        except _PARSER_ERRORS as exc:
+            raise _malformed("UploadArchive", exc) from None
 
     def delete_archive(self, vault: str, archive_id: str) -> None:
         try:
