@@ -12,7 +12,9 @@ checkout for every client, so only the client differs. Printed per checkout:
 * the client's CPU per file, in ms, user + system, helper processes included (``os.wait4``
   counts the children the command reaped), which depends far less on the machine's load.
 
-Rounds alternate the checkouts, so a load spike hits both.
+Rounds alternate the checkouts, so a load spike hits both. Before the syncs, the same is
+done for bare ``upload_archive`` calls from one thread of one process (``--calls``): the
+store's own CPU per request, without the walk, the journal or the helper processes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sync_support import local_server  # noqa: E402
+from sync_support import Server, local_server  # noqa: E402
 
 
 def make_files(root: Path, files: int, size: int) -> None:
@@ -37,6 +39,33 @@ def make_files(root: Path, files: int, size: int) -> None:
         if i % 500 == 0:
             d.mkdir(parents=True)
         (d / f"f{i:06d}.txt").write_bytes(os.urandom(size))
+
+
+_BARE = """
+import os, sys, time
+from glacierlib.client import Connection, open_store
+from glacierlib.storage import PartBody
+endpoint, region, key, secret, vault, calls = sys.argv[1:]
+store = open_store(Connection(region=region, endpoint_url=endpoint, protocol="http",
+                              access_key=key, secret_key=secret, concurrency=1))
+store.create_vault(vault)
+body = PartBody.from_bytes(os.urandom(4096))
+for _ in range(50):
+    store.upload_archive(vault, body, "warm-up")
+started = time.process_time()
+for _ in range(int(calls)):
+    store.upload_archive(vault, body, "bare")
+print((time.process_time() - started) / int(calls) * 1000)
+"""
+
+
+def bare_calls(checkout: Path, server: Server, vault: str, calls: int) -> float:
+    """Client CPU ms per ``upload_archive``, one thread, code from ``checkout``."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    out = subprocess.run([sys.executable, "-c", _BARE, server.endpoint_url, server.region,
+                          server.key, server.secret, vault, str(calls)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.split()[-1])
 
 
 def run_sync(checkout: Path, args: list[str]) -> tuple[float, float, int]:
@@ -56,6 +85,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--checkout", type=Path, action="append")
     opts = parser.parse_args()
     checkouts = opts.checkout or [HERE.parent]
@@ -63,6 +93,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_server() as server:
         root = Path(tmp) / "data"
         make_files(root, opts.files, opts.size)
+        bare: dict[Path, list[float]] = {c: [] for c in checkouts}
+        for r in range(opts.rounds):
+            for n, checkout in enumerate(checkouts):
+                bare[checkout].append(bare_calls(checkout, server, f"bare-{r}-{n}", opts.calls))
+            print("bare upload_archive, one thread: " + "  |  ".join(
+                f"{c}: {bare[c][-1]:.3f} ms CPU/call" for c in checkouts), flush=True)
         for r in range(opts.rounds):
             line = []
             for n, checkout in enumerate(checkouts):
@@ -83,6 +119,11 @@ def main() -> None:
                 line.append(f"{checkout}: {opts.files / seconds:.0f} files/s, "
                             f"{cpu / opts.files * 1000:.3f} ms CPU/file")
             print("  |  ".join(line), flush=True)
+    first = min(bare[checkouts[0]])
+    for checkout in checkouts:
+        best = min(bare[checkout])
+        print(f"best of {opts.rounds}, bare calls: {checkout}: {best:.3f} ms CPU/call "
+              f"({best / first:.2f}x)")
     base_rate = max(x for x, _ in results[checkouts[0]])
     base_cpu = min(y for _, y in results[checkouts[0]])
     for checkout in checkouts:

@@ -300,6 +300,10 @@ _PARSER_ERRORS = (TypeError, ValueError, AttributeError)
 # --------------------------------------------------------------------------- helpers
 
 
+#: The smallest block ``_HashedBody.read`` hands to urllib3 (one ``sendall`` each).
+_SEND_BLOCK = 1 << 20
+
+
 class _HashedBody(io.RawIOBase):
     """A seekable upload body over the part's buffer, carrying its precomputed SHA-256.
 
@@ -336,10 +340,17 @@ class _HashedBody(io.RawIOBase):
         return size
 
     def read(self, size: int | None = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else self._pos + size
-        chunk = bytes(self._view[self._pos : end])
+        """A view of the next block, not a copy, and at least ``_SEND_BLOCK`` bytes of it.
+
+        urllib3 sends a file-like body in blocks of ``read(16384)``: for a 16 MiB part that
+        was a thousand copies into new ``bytes`` and as many trips through http.client and
+        ``sendall``. Its only use of the result is ``sendall``, which takes any buffer, so
+        the block is a slice of the part's own buffer, larger than asked for.
+        """
+        wanted = len(self._view) if size is None or size < 0 else max(size, _SEND_BLOCK)
+        chunk = self._view[self._pos : self._pos + wanted]
         self._pos += len(chunk)
-        return chunk
+        return cast(bytes, chunk)
 
     def __repr__(self) -> str:  # botocore logs the body when rewinding it
         return f"<upload body {len(self._view)} bytes>"

@@ -971,3 +971,20 @@ def test_lean_upload_with_a_wrong_secret_is_auth_failed(server: Any) -> None:
             bad.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
     for caught in (first, second):
         assert "not-the-secret-at-all" not in str(caught.value)
+
+
+def test_part_body_is_handed_to_urllib3_as_large_views_not_copies() -> None:
+    """urllib3 asks a file-like body for 16 KiB blocks; each would be a copy and a trip
+    through http.client. The body hands out views of the part's buffer, 1 MiB or more."""
+    from glacierlib.client import _HashedBody
+
+    buffer = bytearray(data(3 * MIB + 5, seed=3))
+    body = _HashedBody(PartBody.from_bytes(buffer))
+    chunks = []
+    while chunk := body.read(16384):
+        chunks.append(chunk)
+    assert [len(c) for c in chunks] == [MIB, MIB, MIB, 5]
+    assert all(isinstance(c, memoryview) and c.obj is buffer for c in chunks)
+    assert b"".join(chunks) == buffer
+    body.seek(0)  # botocore's retry rewinds and sends the same bytes again
+    assert bytes(body.read(10)[:10]) == buffer[:10]
