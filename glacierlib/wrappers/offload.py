@@ -70,8 +70,11 @@ _WATCHDOG_INTERVAL = 0.25
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 5.0
 
-#: (the archive created, or the error raised), then the child's events and log records.
-_Answer = tuple[ArchiveCreated | BaseException, list[ProgressEvent], list[logging.LogRecord]]
+#: (the archive created as (id, location, lost replies), or the error raised), then the
+#: child's events and log records. Plain values, not ``ArchiveCreated``: pickling an attrs
+#: instance costs ten times a tuple's, on every call; the parent has the rest.
+_Created = tuple[str, str, int]
+_Answer = tuple[_Created | BaseException, list[ProgressEvent], list[logging.LogRecord]]
 
 # ----------------------------------------------------------------------------- child side
 
@@ -154,11 +157,12 @@ def _child_main(pipe: Pipe, connection: Connection, policy: RetryPolicy, parent:
         vault, data, sha256, tree_hash, description = request
         events.clear()
         records.clear()
-        outcome: ArchiveCreated | BaseException
+        outcome: _Created | BaseException
         try:
             # Hashed once, by the parent: rebuild the body without hashing again.
-            outcome = store.upload_archive(
+            created = store.upload_archive(
                 vault, PartBody(data, sha256, TreeHash(tree_hash)), description)
+            outcome = (created.archive_id, created.location, created.lost_replies)
         except Exception as exc:
             outcome = _portable(exc)
         answer: _Answer = (outcome, list(events), list(records))
@@ -351,4 +355,7 @@ class OffloadingStore(ForwardingStore):
                 logger.debug("progress callback failed", exc_info=True)
         if isinstance(outcome, BaseException):
             raise outcome
-        return outcome
+        archive_id, location, lost = outcome
+        # The child checked the service's tree hash against this body's.
+        return ArchiveCreated(archive_id, body.tree_hash, body.length, location,
+                              lost_replies=lost)
