@@ -666,7 +666,12 @@ class GlacierStore:
         events.register_first("needs-retry.glacier", hooks.short_body)
         events.register_last("needs-retry.glacier", hooks.add_408)
         events.register("request-created.glacier", hooks.report)
-        self._lean = LeanUploader(self._client, hooks.report, self._retry.max_attempts)
+        self._lean: LeanUploader | None
+        try:
+            self._lean = LeanUploader(self._client, hooks.report, self._retry.max_attempts)
+        except AttributeError:  # botocore internals moved: every upload takes the full path
+            logger.debug("lean UploadArchive unavailable with this botocore")
+            self._lean = None
         self._closed = threading.Event()
 
     @staticmethod
@@ -800,16 +805,20 @@ class GlacierStore:
                                  operation="UploadArchive")
         what = f"vault {vault!r}, {body.length} bytes"
         self._hooks.start_counting_lost_replies()
-        template = self._lean.template_for(vault)
+        lean = self._lean
+        template = lean.template_for(vault) if lean is not None else None
         try:
-            if template is None:  # the first to this vault: botocore builds the template
-                result = self._lean.full_call(vault, lambda: self._call(
-                    "UploadArchive", what, "upload_archive", vaultName=vault,
-                    archiveDescription=description, checksum=body.tree_hash.hex,
-                    body=_HashedBody(body),
-                ))
-            else:
+            if template is not None:
                 result = self._lean_upload(template, what, body, description)
+            else:  # the first to this vault: botocore builds the request (and the template)
+                def call() -> dict[str, Any]:
+                    return self._call(
+                        "UploadArchive", what, "upload_archive", vaultName=vault,
+                        archiveDescription=description, checksum=body.tree_hash.hex,
+                        body=_HashedBody(body),
+                    )
+
+                result = call() if lean is None else lean.full_call(vault, call)
         except GlacierlibError:
             lost = self._hooks.lost_replies()
             if lost:
@@ -833,6 +842,7 @@ class GlacierStore:
         """UploadArchive from the vault's template, errors translated as in ``_call``."""
         data = body.data if isinstance(body.data, bytes) else memoryview(body.data).cast("B")
         try:
+            assert self._lean is not None
             return self._lean.upload(template, data, description, body.tree_hash.hex,
                                      body.sha256.hex())
         except _TRANSLATABLE as exc:

@@ -20,12 +20,13 @@ call to a vault except four headers and the body, so:
 * ``before-send`` is emitted as botocore does, so an observer (or a stub) on the client
   still sees every request.
 
-Anything unusual (another signature version, no credentials, no template yet) takes the
-ordinary botocore path.
+Anything unusual (another signature version, no credentials, no template yet, a botocore
+whose internals differ) takes the ordinary botocore path.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -39,6 +40,8 @@ from botocore.exceptions import ClientError
 from botocore.hooks import first_non_none_response
 
 __all__ = ["LeanUploader"]
+
+logger = logging.getLogger(__name__)
 
 _OPERATION = "UploadArchive"
 #: Headers that differ per call; the template keeps everything else botocore put there.
@@ -83,6 +86,12 @@ class LeanUploader:
     def _keep_template(self, params: dict[str, Any], context: Mapping[str, Any],
                        model: Any = None, **_: Any) -> None:
         """before-call (last): keep the request botocore built for the vault being built."""
+        try:
+            self._keep(params, context, model)
+        except (AttributeError, KeyError, TypeError) as exc:  # another botocore: no template
+            logger.debug("no UploadArchive template (%s)", type(exc).__name__)
+
+    def _keep(self, params: dict[str, Any], context: Mapping[str, Any], model: Any) -> None:
         vault = getattr(self._building, "vault", None)
         plain_v4 = (self._signer.signature_version == "v4"
                     and context.get("auth_type") in (None, "v4")
