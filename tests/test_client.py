@@ -988,3 +988,22 @@ def test_part_body_is_handed_to_urllib3_as_large_views_not_copies() -> None:
     assert b"".join(chunks) == buffer
     body.seek(0)  # botocore's retry rewinds and sends the same bytes again
     assert bytes(body.read(10)[:10]) == buffer[:10]
+
+
+def test_uploads_take_the_full_path_when_the_lean_one_cannot_be_built(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A botocore whose internals moved must cost speed, never correctness."""
+    import glacierlib.client
+
+    def missing(*_: Any) -> None:
+        raise AttributeError("_request_signer")
+
+    monkeypatch.setattr(glacierlib.client, "LeanUploader", missing)
+    with make_store(server) as st:
+        st.create_vault(VAULT)
+        full = _FullCalls(st)
+        for i in range(3):
+            st.upload_archive(VAULT, PartBody.from_bytes(b"abc"), f"d{i}")
+    assert full.count == 3
+    assert len(server.control.state()["vaults"][VAULT]["archives"]) == 3
