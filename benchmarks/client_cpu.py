@@ -13,8 +13,10 @@ checkout for every client, so only the client differs. Printed per checkout:
   counts the children the command reaped), which depends far less on the machine's load.
 
 Rounds alternate the checkouts, so a load spike hits both. Before the syncs, the same is
-done for bare ``upload_archive`` calls from one thread of one process (``--calls``): the
-store's own CPU per request, without the walk, the journal or the helper processes.
+done for bare calls from one thread of one process: ``--calls`` small ``upload_archive``
+(the store's own CPU per request, without the walk, the journal or the helper processes)
+and 8 sends of one ``--part-mib`` part (the client's share of a big file's CPU besides
+reading and hashing).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _BARE = """
 import os, sys, time
 from glacierlib.client import Connection, open_store
 from glacierlib.storage import PartBody
-endpoint, region, key, secret, vault, calls = sys.argv[1:]
+endpoint, region, key, secret, vault, calls, part_mib = sys.argv[1:]
 store = open_store(Connection(region=region, endpoint_url=endpoint, protocol="http",
                               access_key=key, secret_key=secret, concurrency=1))
 store.create_vault(vault)
@@ -55,17 +57,26 @@ for _ in range(50):
 started = time.process_time()
 for _ in range(int(calls)):
     store.upload_archive(vault, body, "bare")
-print((time.process_time() - started) / int(calls) * 1000)
+small = (time.process_time() - started) / int(calls) * 1000
+part = PartBody.from_bytes(os.urandom(int(part_mib) << 20))
+upload = store.initiate_multipart_upload(vault, int(part_mib) << 20, "bare")
+started = time.process_time()
+for _ in range(8):
+    store.upload_part(vault, upload, 0, part)
+print(small, (time.process_time() - started) / 8 * 1000)
 """
 
 
-def bare_calls(checkout: Path, server: Server, vault: str, calls: int) -> float:
-    """Client CPU ms per ``upload_archive``, one thread, code from ``checkout``."""
+def bare_calls(checkout: Path, server: Server, vault: str, calls: int,
+               part_mib: int) -> tuple[float, float]:
+    """Client CPU ms per small ``upload_archive`` and per ``upload_part`` of ``part_mib``
+    (sending only: the part is hashed before), one thread, code from ``checkout``."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
     out = subprocess.run([sys.executable, "-c", _BARE, server.endpoint_url, server.region,
-                          server.key, server.secret, vault, str(calls)], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return float(out.split()[-1])
+                          server.key, server.secret, vault, str(calls), str(part_mib)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    small, part = out.split()
+    return float(small), float(part)
 
 
 def run_sync(checkout: Path, args: list[str]) -> tuple[float, float, int]:
@@ -86,6 +97,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--part-mib", type=int, default=16)
     parser.add_argument("--checkout", type=Path, action="append")
     opts = parser.parse_args()
     checkouts = opts.checkout or [HERE.parent]
@@ -93,12 +105,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_server() as server:
         root = Path(tmp) / "data"
         make_files(root, opts.files, opts.size)
-        bare: dict[Path, list[float]] = {c: [] for c in checkouts}
+        bare: dict[Path, list[tuple[float, float]]] = {c: [] for c in checkouts}
         for r in range(opts.rounds):
             for n, checkout in enumerate(checkouts):
-                bare[checkout].append(bare_calls(checkout, server, f"bare-{r}-{n}", opts.calls))
-            print("bare upload_archive, one thread: " + "  |  ".join(
-                f"{c}: {bare[c][-1]:.3f} ms CPU/call" for c in checkouts), flush=True)
+                bare[checkout].append(bare_calls(checkout, server, f"bare-{r}-{n}", opts.calls,
+                                                 opts.part_mib))
+            print("bare calls, one thread: " + "  |  ".join(
+                f"{c}: {bare[c][-1][0]:.3f} ms CPU/upload_archive, {bare[c][-1][1]:.2f} ms "
+                f"CPU/{opts.part_mib} MiB upload_part" for c in checkouts), flush=True)
         for r in range(opts.rounds):
             line = []
             for n, checkout in enumerate(checkouts):
@@ -119,11 +133,14 @@ def main() -> None:
                 line.append(f"{checkout}: {opts.files / seconds:.0f} files/s, "
                             f"{cpu / opts.files * 1000:.3f} ms CPU/file")
             print("  |  ".join(line), flush=True)
-    first = min(bare[checkouts[0]])
+    first = min(x for x, _ in bare[checkouts[0]])
+    first_part = min(y for _, y in bare[checkouts[0]])
     for checkout in checkouts:
-        best = min(bare[checkout])
-        print(f"best of {opts.rounds}, bare calls: {checkout}: {best:.3f} ms CPU/call "
-              f"({best / first:.2f}x)")
+        best = min(x for x, _ in bare[checkout])
+        part = min(y for _, y in bare[checkout])
+        print(f"best of {opts.rounds}, bare calls: {checkout}: {best:.3f} ms CPU per "
+              f"upload_archive ({best / first:.2f}x), {part:.2f} ms CPU per {opts.part_mib} "
+              f"MiB upload_part ({part / first_part:.2f}x)")
     base_rate = max(x for x, _ in results[checkouts[0]])
     base_cpu = min(y for _, y in results[checkouts[0]])
     for checkout in checkouts:
