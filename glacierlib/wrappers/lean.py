@@ -165,8 +165,10 @@ class LeanUploader:
         self._report(request=request, operation_name=_OPERATION)
         credentials = self._signer._credentials
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
-        region = (context.get("signing") or {}).get("region") or self._signer.region_name
-        SigV4Auth(frozen, self._signer.signing_name, region).add_auth(request)
+        # What botocore's RequestSigner takes: the endpoint rules' signing scope, if any.
+        signing = context.get("signing") or {}
+        SigV4Auth(frozen, signing.get("signing_name") or self._signer.signing_name,
+                  signing.get("region") or self._signer.region_name).add_auth(request)
         # Added after signing, as botocore's request-created handlers do.
         retries = context["retries"]
         request.headers["amz-sdk-invocation-id"] = retries["invocation-id"]
