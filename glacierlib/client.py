@@ -82,6 +82,7 @@ from glacierlib.storage import (
     VaultStore,
 )
 from glacierlib.treehash import ByteRange, TreeHash
+from glacierlib.wrappers.lean import LeanUploader
 from glacierlib.wrappers.logged import LoggedStore
 from glacierlib.wrappers.redaction import install_secret_redaction, redact
 from glacierlib.wrappers.retrying import RetryingStore, RetryPolicy
@@ -305,6 +306,10 @@ _PARSER_ERRORS = (TypeError, ValueError, AttributeError)
 # --------------------------------------------------------------------------- helpers
 
 
+#: The smallest block ``_HashedBody.read`` hands to urllib3 (one ``sendall`` each).
+_SEND_BLOCK = 1 << 20
+
+
 class _HashedBody(io.RawIOBase):
     """A seekable upload body over the part's buffer, carrying its precomputed SHA-256.
 
@@ -341,10 +346,17 @@ class _HashedBody(io.RawIOBase):
         return size
 
     def read(self, size: int | None = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else self._pos + size
-        chunk = bytes(self._view[self._pos : end])
+        """A view of the next block, not a copy, and at least ``_SEND_BLOCK`` bytes of it.
+
+        urllib3 sends a file-like body in blocks of ``read(16384)``: for a 16 MiB part that
+        was a thousand copies into new ``bytes`` and as many trips through http.client and
+        ``sendall``. Its only use of the result is ``sendall``, which takes any buffer, so
+        the block is a slice of the part's own buffer, larger than asked for.
+        """
+        wanted = len(self._view) if size is None or size < 0 else max(size, _SEND_BLOCK)
+        chunk = self._view[self._pos : self._pos + wanted]
         self._pos += len(chunk)
-        return chunk
+        return cast(bytes, chunk)
 
     def __repr__(self) -> str:  # botocore logs the body when rewinding it
         return f"<upload body {len(self._view)} bytes>"
@@ -725,6 +737,12 @@ class GlacierStore:
         events.register_first("before-call.glacier.UploadMultipartPart", _supply_content_sha256)
         events.register_first("needs-retry.glacier", hooks.decide)
         events.register("request-created.glacier", hooks.report)
+        self._lean: LeanUploader | None
+        try:
+            self._lean = LeanUploader(self._client, hooks.report, self._retry.max_attempts)
+        except AttributeError:  # botocore internals moved: every upload takes the full path
+            logger.debug("lean UploadArchive unavailable with this botocore")
+            self._lean = None
         self._closed = threading.Event()
 
     @staticmethod
@@ -868,12 +886,20 @@ class GlacierStore:
                                  operation="UploadArchive")
         what = f"vault {vault!r}, {body.length} bytes"
         self._hooks.start_counting_lost_replies()
+        lean = self._lean
+        template = lean.template_for(vault) if lean is not None else None
         try:
-            result = self._call(
-                "UploadArchive", what, "upload_archive", vaultName=vault,
-                archiveDescription=description, checksum=body.tree_hash.hex,
-                body=_HashedBody(body),
-            )
+            if template is not None:
+                result = self._lean_upload(template, what, body, description)
+            else:  # the first to this vault: botocore builds the request (and the template)
+                def call() -> dict[str, Any]:
+                    return self._call(
+                        "UploadArchive", what, "upload_archive", vaultName=vault,
+                        archiveDescription=description, checksum=body.tree_hash.hex,
+                        body=_HashedBody(body),
+                    )
+
+                result = call() if lean is None else lean.full_call(vault, call)
         except GlacierlibError:
             lost = self._hooks.lost_replies()
             if lost:
@@ -891,6 +917,19 @@ class GlacierStore:
                          f"archive {archive_id} (single upload to vault {vault!r})")
         return ArchiveCreated(archive_id, body.tree_hash, body.length,
                               str(result.get("location") or ""), lost_replies=lost)
+
+    def _lean_upload(self, template: dict[str, Any], what: str, body: PartBody,
+                     description: str) -> dict[str, Any]:
+        """UploadArchive from the vault's template, errors translated as in ``_call``."""
+        data = body.data if isinstance(body.data, bytes) else memoryview(body.data).cast("B")
+        try:
+            assert self._lean is not None
+            return self._lean.upload(template, data, description, body.tree_hash.hex,
+                                     body.sha256.hex())
+        except _TRANSLATABLE as exc:
+            raise translate_error(exc, "UploadArchive", what) from None
+        except _PARSER_ERRORS as exc:
+            raise _malformed("UploadArchive", exc) from None
 
     def delete_archive(self, vault: str, archive_id: str) -> None:
         try:
