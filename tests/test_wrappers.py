@@ -305,3 +305,11 @@ def test_a_stream_resume_counts_time_too(base: GlacierStore, local_server: Local
     out = store.get_job_output(VAULT, job_id)
     with out.body as body:
         assert body.read() == data
+
+
+def test_retry_policy_default_matches_the_settings_default() -> None:
+    from glacierlib import config
+    from glacierlib.wrappers import retrying
+
+    assert retrying.DEFAULT_RETRY_TIMEOUT == config.DEFAULT_RETRY_TIMEOUT
+    assert retrying.RetryPolicy().timeout == config.DEFAULT_RETRY_TIMEOUT

@@ -58,7 +58,8 @@ class LeanUploader:
     handler: ``GlacierStore`` passes its retry reporter.
     """
 
-    def __init__(self, client: Any, report: Callable[..., None], max_attempts: int) -> None:
+    def __init__(self, client: Any, report: Callable[..., None],
+                 max_attempts: int | None) -> None:
         self._client = client
         self._max_attempts = max_attempts
         self._report = report
@@ -129,8 +130,11 @@ class LeanUploader:
         invocation = str(uuid.uuid4())
         while True:
             # What botocore's endpoint and its request-created handlers put there.
-            context["retries"] = {"attempt": attempts, "invocation-id": invocation,
-                                  "max": self._max_attempts}
+            # (botocore's retry handler raises "max" to its own cap when it sees the request;
+            # without a cap of ours it is left to that handler alone.)
+            context["retries"] = {"attempt": attempts, "invocation-id": invocation}
+            if self._max_attempts is not None:
+                context["retries"]["max"] = self._max_attempts
             response, caught = self._attempt(request_dict, headers, data, context)
             delay = first_non_none_response(self._events.emit(
                 f"needs-retry.{self._service_id}.{_OPERATION}", response=response,
@@ -172,7 +176,8 @@ class LeanUploader:
         # Added after signing, as botocore's request-created handlers do.
         retries = context["retries"]
         request.headers["amz-sdk-invocation-id"] = retries["invocation-id"]
-        request.headers["amz-sdk-request"] = f"attempt={retries['attempt']}; max={retries['max']}"
+        request.headers["amz-sdk-request"] = "; ".join(
+            f"{key}={retries[key]}" for key in ("attempt", "max") if key in retries)
         prepared = request.prepare()
         prepared.stream_output = False
         try:

@@ -32,7 +32,6 @@ from typing import BinaryIO, cast
 
 import attrs
 
-from glacierlib.config import DEFAULT_RETRY_TIMEOUT
 from glacierlib.exceptions import GlacierlibError, ServiceUnavailable, VerificationError
 from glacierlib.progress import ProgressCallback, Retrying, ignore_progress
 from glacierlib.storage import JobOutput, VaultStore
@@ -40,6 +39,10 @@ from glacierlib.treehash import ByteRange
 from glacierlib.wrappers.forwarding import ForwardingStore
 
 __all__ = ["DEFAULT_RETRY_TIMEOUT", "RetryPolicy", "RetryingStore"]
+
+#: ``glacierlib.config.DEFAULT_RETRY_TIMEOUT``, written again because upload helper processes
+#: import this module and must not import the settings layer (a test keeps the two equal).
+DEFAULT_RETRY_TIMEOUT = 900
 
 logger = logging.getLogger(__name__)
 
