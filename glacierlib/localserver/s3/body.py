@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -21,7 +22,7 @@ from glacierlib.localserver.routes import BodyReader
 from glacierlib.localserver.s3.checksums import ALGORITHMS, Hasher, b64, new_hasher
 from glacierlib.localserver.s3.xmlio import S3Error
 
-__all__ = ["Received", "read_small", "receive"]
+__all__ = ["HttpChunkedReader", "Received", "read_small", "receive"]
 
 _CHUNK = 1 << 20
 _UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -38,6 +39,55 @@ class Received:
     algorithm: str | None
     checksum: str | None
     data: bytes = b""
+
+
+class HttpChunkedReader:
+    """A body sent with ``Transfer-Encoding: chunked`` (botocore sends ``aws-chunked``
+    bodies this way, with no Content-Length), read as the bytes between the HTTP framing."""
+
+    def __init__(self, rfile: Any) -> None:
+        self._rfile = rfile
+        self._left = 0
+        self._done = False
+        self.remaining = 1  # unknown until the last chunk is read
+
+    def _next_chunk(self) -> None:
+        line = self._rfile.readline(_MAX_LINE)
+        try:
+            self._left = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise S3Error(400, "IncompleteBody", "Malformed HTTP chunk header") from None
+        if self._left == 0:
+            while self._rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
+                pass
+            self._done = True
+            self.remaining = 0
+
+    def read(self, size: int) -> bytes:
+        if self._done:
+            return b""
+        if self._left == 0:
+            self._next_chunk()
+            if self._done:
+                return b""
+        data = self._rfile.read(min(size, self._left))
+        if not data:
+            raise S3Error(400, "IncompleteBody", "The request body terminated unexpectedly")
+        self._left -= len(data)
+        if self._left == 0:
+            self._rfile.readline(_MAX_LINE)
+        return bytes(data)
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> bool:
+        total = 0
+        while not self._done and total < (64 << 20):
+            total += len(self.read(1 << 20))
+        return self._done
 
 
 class _Source:
@@ -152,10 +202,10 @@ def receive(storage: ServerStorage | None, reader: BodyReader, headers: Mapping[
     if payload.startswith("STREAMING-") and payload != _TRAILER:
         raise S3Error(501, "NotImplemented",
                       f"{payload[:60]} (chunk-signed bodies) is not implemented by this server")
-    if length is None:
+    if length is None and not chunked:
         raise S3Error(411, "MissingContentLength",
                       "You must provide the Content-Length HTTP header.")
-    size = length
+    size = length or 0
     if chunked:
         decoded = headers.get("x-amz-decoded-content-length")
         if decoded is None or not decoded.isdigit():

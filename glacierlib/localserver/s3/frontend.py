@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 from glacierlib.localserver.errors import GlacierError
 from glacierlib.localserver.routes import Reply
+from glacierlib.localserver.s3.body import HttpChunkedReader
 from glacierlib.localserver.s3.multipart import S3Api
 from glacierlib.localserver.s3.service import S3Call
 from glacierlib.localserver.s3.xmlio import S3Error, error_reply
@@ -130,7 +131,10 @@ def serve_s3(handler: Any, url: Any, request_id: str,
     fault = None
     try:
         length = handler._content_length()
-        reader = make_reader(handler.rfile, length or 0)
+        if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+            reader = HttpChunkedReader(handler.rfile)
+        else:
+            reader = make_reader(handler.rfile, length or 0)
         host = handler.headers.get("Host", "")
         if _virtual_host(host) is not None:
             raise S3Error(400, "InvalidRequest", "virtual-hosted-style requests are not "
