@@ -191,10 +191,13 @@ def _content_md5(headers: Mapping[str, str]) -> bytes | None:
 
 
 def receive(storage: ServerStorage | None, reader: BodyReader, headers: Mapping[str, str],
-            length: int | None, *, want: str | None = None) -> Received:
+            length: int | None, *, want: str | None = None,
+            body_checksums: bool = True) -> Received:
     """Stream the body into a new blob (``storage=None``: keep it in memory), verifying it.
 
     ``want``: an algorithm to compute even when the request names none (an upload's own).
+    ``body_checksums=False``: ``x-amz-checksum-*`` headers describe something else (the
+    whole object, on CompleteMultipartUpload), not this body.
     """
     payload = headers.get("x-amz-content-sha256") or _UNSIGNED
     encoding = (headers.get("Content-Encoding") or "").lower()
@@ -212,7 +215,7 @@ def receive(storage: ServerStorage | None, reader: BodyReader, headers: Mapping[
             raise S3Error(411, "MissingContentLength",
                           "aws-chunked bodies need x-amz-decoded-content-length")
         size = int(decoded)
-    algorithm, claimed = _requested(headers, want)
+    algorithm, claimed = _requested(headers, want) if body_checksums else (None, None)
     md5_claim = _content_md5(headers)
     source = _Source(reader, chunked)
     md5 = hashlib.md5()  # noqa: S324 - S3's ETag
@@ -274,8 +277,8 @@ def receive(storage: ServerStorage | None, reader: BodyReader, headers: Mapping[
 
 
 def read_small(reader: BodyReader, headers: Mapping[str, str], length: int | None,
-               limit: int = 1 << 20) -> bytes:
+               limit: int = 1 << 20, *, body_checksums: bool = True) -> bytes:
     """A small request document (Complete, Delete, Restore, CreateBucket), verified."""
     if length is not None and length > limit:
         raise S3Error(400, "MaxMessageLengthExceeded", "Your request was too big.")
-    return receive(None, reader, headers, length or 0).data
+    return receive(None, reader, headers, length or 0, body_checksums=body_checksums).data

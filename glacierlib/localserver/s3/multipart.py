@@ -140,8 +140,8 @@ class S3Api(S3Service):
         return Reply(200, tuple(headers))
 
     def _chosen_parts(self, upload: Upload, call: S3Call) -> list[Part]:
-        el = parse_xml(read_small(call.reader, call.headers, call.content_length),
-                       "CompleteMultipartUpload")
+        el = parse_xml(read_small(call.reader, call.headers, call.content_length,
+                                  body_checksums=False), "CompleteMultipartUpload")
         stored = {p.number: p for p in upload.parts}
         chosen: list[Part] = []
         algorithm = upload.checksum_algorithm
