@@ -479,9 +479,6 @@ class S3Service:
             entries.append(("Contents", self._listing_entry(objects[key], now, wanted, encode)))
             count += 1
             last = key
-        if truncated and prefixes and last.startswith(prefixes[-1]):
-            # Skip the rest of the last common prefix on the next page.
-            last = prefixes[-1] + "\U0010ffff"
 
         def enc(text: str) -> str:
             return quote(text, safe="/") if encode else text
