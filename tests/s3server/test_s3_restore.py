@@ -51,6 +51,7 @@ def test_restore_lifecycle(s3_server: LocalServer) -> None:
     assert _restore_header(client, "k") is None
     status, code, response = error_of(client.get_object, Bucket="test-bucket", Key="k")
     assert (status, code) == (403, "InvalidObjectState")
+    assert response["Error"]["StorageClass"] == "GLACIER"
     assert _restore(client, "k", "Bulk", days=2) == 202
     status, code, _ = error_of(client.get_object, Bucket="test-bucket", Key="k")
     assert (status, code) == (403, "InvalidObjectState")  # still running
