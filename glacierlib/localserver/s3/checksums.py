@@ -39,22 +39,21 @@ _MASK32 = 0xFFFFFFFF
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
-def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
-    """CRC-32C (Castagnoli), reflected; ``crc`` continues a previous value."""
-    table = _CRC32C_TABLE
-    c = crc ^ _MASK32
+def _reflected(table: list[int], mask: int, data: bytes | memoryview, crc: int) -> int:
+    c = crc ^ mask
     for b in bytes(data):
         c = table[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ _MASK32
+    return c ^ mask
+
+
+def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
+    """CRC-32C (Castagnoli), reflected; ``crc`` continues a previous value."""
+    return _reflected(_CRC32C_TABLE, _MASK32, data, crc)
 
 
 def crc64nvme(data: bytes | memoryview, crc: int = 0) -> int:
     """CRC-64/NVME, reflected; ``crc`` continues a previous value."""
-    table = _CRC64_TABLE
-    c = crc ^ _MASK64
-    for b in bytes(data):
-        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ _MASK64
+    return _reflected(_CRC64_TABLE, _MASK64, data, crc)
 
 
 class Hasher(Protocol):
