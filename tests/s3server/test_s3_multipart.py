@@ -137,3 +137,19 @@ def test_part_number_out_of_range(mem_client: Any) -> None:
     status, code, _ = error_of(mem_client.upload_part, Bucket="test-bucket", Key="k",
                                UploadId=upload_id, PartNumber=10001, Body=b"x")
     assert (status, code) == (400, "InvalidArgument")
+
+
+def test_get_and_head_by_part_number(s3_client: Any, bucket: str) -> None:
+    parts = [pattern(PART, 5), pattern(300, 6)]
+    upload_id, done = _upload(s3_client, bucket, "k", parts)
+    s3_client.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id,
+                                        MultipartUpload={"Parts": done})
+    got = s3_client.get_object(Bucket=bucket, Key="k", PartNumber=2)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert (got["PartsCount"], got["ContentRange"]) == (2, f"bytes {PART}-{PART + 299}/"
+                                                           f"{PART + 300}")
+    assert got["Body"].read() == parts[1]
+    head = s3_client.head_object(Bucket=bucket, Key="k", PartNumber=1)
+    assert (head["ContentLength"], head["PartsCount"]) == (PART, 2)
+    status, code, _ = error_of(s3_client.get_object, Bucket=bucket, Key="k", PartNumber=3)
+    assert (status, code) == (416, "InvalidPartNumber")

@@ -308,8 +308,13 @@ class S3Service:
         with self.lock:
             obj = self._object(self._bucket(call), call.key)
         now = self.clock.now()
-        return Reply(200, (*self._object_headers(obj, call, now),
-                           ("Content-Length", str(obj.size))))
+        headers = self._object_headers(obj, call, now)
+        window = _part_window(obj, call.query.get("partNumber"))
+        if window is None:
+            return Reply(200, (*headers, ("Content-Length", str(obj.size))))
+        start, end = window
+        return Reply(206, (*headers, ("Content-Range", f"bytes {start}-{end - 1}/{obj.size}"),
+                           ("Content-Length", str(end - start))))
 
     def op_GetObject(self, call: S3Call) -> Reply:
         with self.lock:
@@ -322,8 +327,12 @@ class S3Service:
         headers = self._object_headers(obj, call, now)
         start, end, status = 0, obj.size, 200
         rng = call.headers.get("Range")
-        if rng:
-            start, end = _parse_range(rng, obj.size)
+        window = _part_window(obj, call.query.get("partNumber"))
+        if rng and window is not None:
+            raise S3Error(400, "InvalidRequest", "Cannot specify both Range header and "
+                          "partNumber query parameter")
+        if rng or window is not None:
+            start, end = window or _parse_range(rng or "", obj.size)
             status = 206
             headers.append(("Content-Range", f"bytes {start}-{end - 1}/{obj.size}"))
         stream = OutputStream(self.storage, obj.segments, start, end)
@@ -535,6 +544,23 @@ def _parse_range(value: str, size: int) -> tuple[int, int]:
     if start >= size or end <= start:
         raise _bad_range(size)
     return start, end
+
+
+def _part_window(obj: S3Object, raw: str | None) -> tuple[int, int] | None:
+    """Bytes [start, end) of part ``raw`` (GetObject/HeadObject ``PartNumber``), or None."""
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise S3Error(400, "InvalidArgument", "Part number must be an integer between 1 "
+                      "and 10000, inclusive", extra=[("ArgumentName", "partNumber")])
+    number = int(raw)
+    sizes = [n for _, n in obj.segments] if obj.parts_count else [obj.size]
+    if number > len(sizes):
+        raise S3Error(416, "InvalidPartNumber", "The requested partnumber is not satisfiable",
+                      extra=[("PartNumberRequested", raw), ("ActualPartCount",
+                                                             str(len(sizes)))])
+    start = sum(sizes[: number - 1])
+    return start, start + sizes[number - 1]
 
 
 def _bad_range(size: int) -> S3Error:
