@@ -31,7 +31,7 @@ import difflib
 import ipaddress
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import botocore.session
@@ -143,6 +143,17 @@ def _no_redirect(response: Any = None, **_: Any) -> bool | None:
     return None
 
 
+def _unless_head(hook: Callable[..., float | None]) -> Callable[..., float | None]:
+    """A HEAD reply declares the object's Content-Length and has no body: not a cut reply."""
+
+    def skip_head(operation: Any = None, **kwargs: Any) -> float | None:
+        if (getattr(operation, "http", None) or {}).get("method") == "HEAD":
+            return None
+        return hook(operation=operation, **kwargs)
+
+    return skip_head
+
+
 class S3Store:
     """``Target`` over one bucket (and key prefix) in one storage class; thread-safe."""
 
@@ -195,7 +206,7 @@ class S3Store:
         events.register_first("before-call.s3.UploadPart", _supply_content_sha256)
         events.register_first("needs-retry.s3", _no_redirect)
         events.register_first("needs-retry.s3", hooks.veto)
-        events.register_first("needs-retry.s3", hooks.short_body)
+        events.register_first("needs-retry.s3", _unless_head(hooks.short_body))
         events.register_last("needs-retry.s3", hooks.add_408)
         events.register("request-created.s3", hooks.report)
         self._closed = threading.Event()
@@ -304,7 +315,10 @@ class S3Store:
             raise _malformed(operation, exc) from None
 
     def _ref(self, key: str, version: Any) -> str:
-        return S3Ref(self._bucket, key, str(version) if version else None).format()
+        """The journal reference; version ``null`` (an unversioned or suspended bucket, as
+        moto answers CompleteMultipartUpload) is the same as none, and moto refuses it back."""
+        kept = str(version) if version and version != "null" else None
+        return S3Ref(self._bucket, key, kept).format()
 
     def _parse(self, ref: str) -> S3Ref:
         try:
