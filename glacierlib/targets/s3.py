@@ -8,10 +8,13 @@ Why it looks the way it does:
   failed attempt). Path-style addressing whenever an endpoint is given: a local server or an
   S3-compatible endpoint on loopback has no wildcard DNS for ``bucket.host``.
 * Bodies are hashed once, by the caller (``PartBody``): the SHA-256 goes in
-  ``ChecksumSHA256`` (S3 verifies it on receipt, ``BadDigest`` otherwise) and, through the
-  same ``before-call`` hook as for vaults, in ``x-amz-content-sha256``, so SigV4 signs with it
-  instead of reading the body again. ``request_checksum_calculation="when_required"`` stops
-  current botocore from adding a CRC pass of its own.
+  ``ChecksumSHA256`` (S3 verifies it on receipt, ``BadDigest`` otherwise).
+  ``request_checksum_calculation="when_required"`` stops current botocore from adding a CRC
+  pass of its own, and ``payload_signing_enabled=False`` signs ``UNSIGNED-PAYLOAD``: botocore's
+  S3 signer drops a supplied ``x-amz-content-sha256`` and, over plain HTTP (``--local``),
+  would read the whole body once more to sign it. Nothing is lost: the signed
+  ``x-amz-checksum-sha256`` header binds the body, and S3 verifies it. (Over HTTPS botocore
+  already signs S3 uploads that carry a checksum this way.)
 * Multipart uploads use ``ChecksumAlgorithm=SHA256`` with ``ChecksumType=COMPOSITE``: the
   per-part SHA-256 is already computed for free, S3 verifies every part and the whole (a hash
   of the part hashes), and it needs no ``awscrt``, which CRC64NVME (full-object) would add as a
@@ -47,7 +50,6 @@ from glacierlib.client import (
     _malformed,
     _parse_content_range,
     _RetryHooks,
-    _supply_content_sha256,
     _TranslatingBody,
     translate_error,
 )
@@ -173,7 +175,8 @@ class S3Store:
             max_pool_connections=concurrency,
             retries={"mode": "standard", "total_max_attempts": self._retry.max_attempts},
             connect_timeout=timeout, read_timeout=timeout, user_agent_extra=_USER_AGENT,
-            s3={"addressing_style": "path"} if settings.endpoint_url else None,
+            s3={"payload_signing_enabled": False,
+                **({"addressing_style": "path"} if settings.endpoint_url else {})},
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
@@ -202,8 +205,6 @@ class S3Store:
         self._capabilities = s3_capabilities(storage_class, concurrency)
         hooks = _RetryHooks(self._retry, on_event)
         events = self._client.meta.events
-        events.register_first("before-call.s3.PutObject", _supply_content_sha256)
-        events.register_first("before-call.s3.UploadPart", _supply_content_sha256)
         events.register_first("needs-retry.s3", _no_redirect)
         events.register_first("needs-retry.s3", hooks.veto)
         events.register_first("needs-retry.s3", _unless_head(hooks.short_body))
