@@ -91,7 +91,7 @@ def test_an_s3_journal_is_refused_for_a_vault() -> None:
 
 
 def test_an_s3_journal_of_another_bucket_or_prefix_is_refused() -> None:
-    with pytest.raises(JournalError, match="bucket 'mine'.*not to S3 bucket 'other'"):
+    with pytest.raises(JournalError, match=r"bucket 'mine'.*not to S3 bucket 'other'"):
         check_journal_target([S3_OURS], "S3 bucket 'other'", "s3", journal="j", bucket="other")
     with pytest.raises(JournalError, match="prefix 'x/'"):
         check_journal_target([S3_OURS], "S3 bucket 'mine' prefix 'x/'", "s3", journal="j",

@@ -32,7 +32,6 @@ from glacierlib.targets.base import Provenance, ReadTicket, Upload
 from glacierlib.targets.refs import S3Ref
 from glacierlib.targets.s3 import S3Store
 from glacierlib.treehash import MIB
-
 from tests.test_client import _ByteCounter
 
 from .conftest import fresh_bucket, s3_connection, s3_store
