@@ -229,6 +229,7 @@ def test_a_bucket_in_another_region_names_that_region(canned: Any) -> None:
     with _store_at(canned) as store:
         with pytest.raises(ConfigError) as caught:
             store.store_small(Provenance("f", 1), PartBody.from_bytes(b"x"))
+        assert len(canned.seen) == 1  # not followed to the other region: one request
         with pytest.raises(ConfigError, match="eu-west-3"):
             store.check_bucket()  # HEAD: no body, the header alone names it
     assert str(caught.value) == ("S3 bucket 'far-away' is in region eu-west-3, not us-east-1 "
@@ -275,3 +276,21 @@ def test_uploads_send_our_sha256_for_s3_to_verify_and_no_trailer(canned: Any) ->
         assert "x-amz-trailer" not in lowered
         assert "aws-chunked" not in lowered.get("content-encoding", "")
     assert len(canned.seen) == 2
+
+
+def test_botocore_adds_no_checksum_of_its_own(canned: Any) -> None:
+    """``when_required``: a request body we send no checksum for (RestoreObject's XML) gets
+    none from botocore either; with botocore's default it would carry a CRC32."""
+    canned.reply = (202, {}, "")
+    with _store_at(canned) as store:
+        store.request_readable(S3Ref("far-away", "k").format())
+    (_method, headers), = canned.seen
+    assert not [h for h in headers if h.lower().startswith(("x-amz-checksum",
+                                                             "x-amz-sdk-checksum"))]
+
+
+def test_a_class_that_needs_no_restore_sends_no_request(canned: Any) -> None:
+    canned.reply = (500, {}, _error_xml("InternalError"))
+    with _store_at(canned, storage_class="GLACIER_IR") as store:
+        ticket = store.request_readable(S3Ref("far-away", "k").format())
+    assert (ticket.state, canned.seen) == ("not-needed", [])

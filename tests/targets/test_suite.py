@@ -116,3 +116,17 @@ def test_a_restore_while_one_runs_is_not_requested_again(target: TargetUnderTest
     if target.target.capabilities.kind == "glacier":
         pytest.skip("a vault has no restore state per archive: a job is per request")
 
+
+
+def test_finishing_with_parts_missing_is_refused_and_keeps_the_upload(
+        target: TargetUnderTest) -> None:
+    from glacierlib.exceptions import GlacierlibError
+
+    part = 8 * MIB
+    data = pattern(part, seed=5)
+    whole = TreeHasher(data + data).tree_hash()
+    upload = target.target.start_upload(Provenance("half.bin", MTIME, whole), part)
+    target.target.send_part(upload, 0, PartBody.from_bytes(data))
+    with pytest.raises(GlacierlibError):
+        target.target.finish_upload(upload, 2 * part, whole)
+    assert [u.upload_id for u in target.target.list_unfinished_uploads()] == [upload.upload_id]
