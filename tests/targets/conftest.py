@@ -28,6 +28,8 @@ import pytest
 
 from glacierlib.client import Connection, GlacierStore, make_session
 from glacierlib.localserver import LocalServer
+from glacierlib.metadata import encode_mt2
+from glacierlib.storage import PartBody
 from glacierlib.targets.base import Target
 from glacierlib.targets.glacier import GlacierTarget
 from glacierlib.targets.s3 import S3Store
@@ -47,6 +49,8 @@ class TargetUnderTest:
     validates_checksums: bool
     faithful_restores: bool  # restores take time, 409 while one runs
     settle_listing: Callable[[], None] = lambda: None
+    #: store an object under a raw name, bypassing our checks (a hostile or foreign writer)
+    plant: Callable[[str, bytes], None] = lambda name, data: None
     raw: Any = None  # a plain botocore client for setup and inspection (S3 only)
     bucket: str | None = None
 
@@ -100,17 +104,24 @@ def _glacier(request: pytest.FixtureRequest) -> Iterator[TargetUnderTest]:
                       timeout=20, access_key=server.access_key, secret_key=server.secret_key)
     with GlacierStore(make_session(conn), conn, retry=RetryPolicy(max_attempts=2)) as store:
         store.create_vault(VAULT)
+        def plant(name: str, data: bytes) -> None:
+            store.upload_archive(VAULT, PartBody.from_bytes(data), encode_mt2(name, 1))
+
         yield TargetUnderTest("glacier-local", GlacierTarget(store, VAULT),
                               validates_checksums=True, faithful_restores=True,
-                              settle_listing=lambda: server.control.take_inventory(VAULT))
+                              settle_listing=lambda: server.control.take_inventory(VAULT),
+                              plant=plant)
 
 
 def _s3_moto(request: pytest.FixtureRequest) -> Iterator[TargetUnderTest]:
     endpoint: str = request.getfixturevalue("moto_s3")
     bucket, raw = fresh_bucket(endpoint)
     with s3_store(endpoint, bucket, prefix="backup/") as store:
+        def plant(name: str, data: bytes) -> None:
+            raw.put_object(Bucket=bucket, Key=store.prefix + name, Body=data)
+
         yield TargetUnderTest("s3-moto", store, validates_checksums=False,
-                              faithful_restores=False, raw=raw, bucket=bucket)
+                              faithful_restores=False, raw=raw, bucket=bucket, plant=plant)
     raw.close()
 
 

@@ -130,3 +130,13 @@ def test_finishing_with_parts_missing_is_refused_and_keeps_the_upload(
     with pytest.raises(GlacierlibError):
         target.target.finish_upload(upload, 2 * part, whole)
     assert [u.upload_id for u in target.target.list_unfinished_uploads()] == [upload.upload_id]
+
+
+@pytest.mark.parametrize("hostile", ["../escape", "a/../../b", "/etc/passwd", "a\x1b[2Jb",
+                                     "a//b", "dir/./x"])
+def test_a_listing_with_unsafe_names_gives_them_no_name(target: TargetUnderTest,
+                                                        hostile: str) -> None:
+    target.plant(hostile, b"hostile")
+    target.settle_listing()
+    listed = list(target.target.list_objects(target.target.start_listing()))
+    assert [(o.name, o.size) for o in listed] == [(None, 7)]
