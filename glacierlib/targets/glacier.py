@@ -27,13 +27,14 @@ from glacierlib.targets.base import (
     ReadTicket,
     SentPart,
     StoredObject,
+    Target,
     TargetCapabilities,
     UnfinishedUpload,
     Upload,
 )
 from glacierlib.treehash import MIB, ByteRange, TreeHash
 
-__all__ = ["GlacierTarget", "glacier_capabilities"]
+__all__ = ["GlacierTarget", "glacier_capabilities", "vault_target"]
 
 
 def glacier_capabilities(max_connections: int = 10) -> TargetCapabilities:
@@ -165,3 +166,9 @@ class GlacierTarget:
                                    name, decoded.mtime, archive.tree_hash)
         finally:
             output.close()
+
+
+def vault_target(store: VaultStore, vault: str) -> Target:
+    """``vault`` of ``store`` (any wrapper stack) as a ``Target``; typed so mypy proves that
+    ``GlacierTarget`` implements the protocol."""
+    return GlacierTarget(store, vault)

@@ -51,6 +51,7 @@ from glacierlib.client import (
     _parse_content_range,
     _RetryHooks,
     _TranslatingBody,
+    make_session,
     translate_error,
 )
 from glacierlib.exceptions import (
@@ -76,6 +77,7 @@ from glacierlib.targets.base import (
     RestoreState,
     SentPart,
     StoredObject,
+    Target,
     TargetCapabilities,
     UnfinishedUpload,
     Upload,
@@ -85,7 +87,7 @@ from glacierlib.treehash import MIB, ByteRange, TreeHash
 from glacierlib.wrappers.redaction import install_secret_redaction
 from glacierlib.wrappers.retrying import RetryPolicy
 
-__all__ = ["S3Store", "s3_capabilities", "validate_bucket_name"]
+__all__ = ["S3Store", "open_s3_target", "s3_capabilities", "validate_bucket_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -532,3 +534,14 @@ class S3Store:
                 storage_class=str(item.get("StorageClass") or "STANDARD"),
                 restore_in_progress=status.get("IsRestoreInProgress"),
                 restore_expiry=None if expiry is None else str(expiry))
+
+
+def open_s3_target(
+    settings: ConnectionSettings, *, bucket: str, prefix: str = "",
+    storage_class: str = "GLACIER", on_event: ProgressCallback = ignore_progress,
+    retry: RetryPolicy | None = None,
+) -> Target:
+    """An ``S3Store`` for ``settings`` (its profile's session); typed so mypy proves that
+    ``S3Store`` implements ``Target``. Wrappers for targets come with the next step."""
+    return S3Store(make_session(settings), settings, bucket=bucket, prefix=prefix,
+                   storage_class=storage_class, on_event=on_event, retry=retry)

@@ -31,7 +31,7 @@ from glacierlib.localserver import LocalServer
 from glacierlib.metadata import encode_mt2
 from glacierlib.storage import PartBody
 from glacierlib.targets.base import Target
-from glacierlib.targets.glacier import GlacierTarget
+from glacierlib.targets.glacier import vault_target
 from glacierlib.targets.s3 import S3Store
 from glacierlib.wrappers.retrying import RetryPolicy
 
@@ -107,10 +107,12 @@ def _glacier(request: pytest.FixtureRequest) -> Iterator[TargetUnderTest]:
         def plant(name: str, data: bytes) -> None:
             store.upload_archive(VAULT, PartBody.from_bytes(data), encode_mt2(name, 1))
 
-        yield TargetUnderTest("glacier-local", GlacierTarget(store, VAULT),
+        def settle() -> None:
+            server.control.take_inventory(VAULT)
+
+        yield TargetUnderTest("glacier-local", vault_target(store, VAULT),
                               validates_checksums=True, faithful_restores=True,
-                              settle_listing=lambda: server.control.take_inventory(VAULT),
-                              plant=plant)
+                              settle_listing=settle, plant=plant)
 
 
 def _s3_moto(request: pytest.FixtureRequest) -> Iterator[TargetUnderTest]:
