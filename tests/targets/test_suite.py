@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from glacierlib.storage import PartBody
-from glacierlib.targets.base import Provenance, ReadTicket
+from glacierlib.targets.base import Provenance, Readability, ReadTicket
 from glacierlib.targets.refs import kind_of_ref
 from glacierlib.treehash import MIB, ByteRange, TreeHasher
 
@@ -115,6 +115,11 @@ def test_a_restore_while_one_runs_is_not_requested_again(target: TargetUnderTest
                     "S3 server checks this")
     if target.target.capabilities.kind == "glacier":
         pytest.skip("a vault has no restore state per archive: a job is per request")
+    stored = target.target.store_small(Provenance("cold", MTIME), PartBody.from_bytes(b"c"))
+    first = target.target.request_readable(stored.ref)
+    second = target.target.request_readable(stored.ref)
+    assert (first.state, second.state) == ("started", "in-progress")
+    assert target.target.readability(second) == Readability(False, True)
 
 
 
