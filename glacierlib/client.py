@@ -396,6 +396,8 @@ def _short_body(response: Any, operation: Any) -> tuple[int, int] | None:
     """
     if response is None or getattr(operation, "has_streaming_output", True):
         return None
+    if (getattr(operation, "http", None) or {}).get("method") == "HEAD":
+        return None  # a HEAD reply declares the object's length and has no body
     http = response[0]
     declared = str(getattr(http, "headers", {}).get("content-length", ""))
     if not declared.isdigit():
