@@ -30,7 +30,7 @@ from glacierlib.exceptions import (
 from glacierlib.journal import JournalState, JournalWriter, read_journal
 from glacierlib.treehash import ByteRange, TreeHash, TreeHasher, tree_hash_file
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject.toml and the User-Agent read it
 
 __all__ = [
     "AuthFailed",

@@ -94,7 +94,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_USER_AGENT = "glacierlib/0.1.0"
 _RETRY_NOTE = "glacierlib.retry"
 
 
@@ -601,6 +600,8 @@ class GlacierStore:
         on_event: ProgressCallback = ignore_progress, retry: RetryPolicy | None = None,
         capabilities: StoreCapabilities | None = None,
     ) -> None:
+        from glacierlib import __version__  # the package is fully imported by the time we run
+
         self._retry = retry or RetryPolicy()
         concurrency = max(1, int(settings.concurrency))
         self._capabilities = capabilities or StoreCapabilities(max_connections=concurrency)
@@ -610,7 +611,7 @@ class GlacierStore:
             retries={"mode": "standard", "total_max_attempts": self._retry.max_attempts},
             connect_timeout=timeout,
             read_timeout=timeout,
-            user_agent_extra=_USER_AGENT,
+            user_agent_extra=f"glacierlib/{__version__}",
         )
         use_ssl = (settings.protocol or "https").lower() != "http"
         explicit = bool(settings.access_key or settings.secret_key or settings.session_token)
