@@ -211,3 +211,16 @@ def test_the_fixture_folders_hold_no_symlinks() -> None:
     links = [str(p.relative_to(ROOT)) for top in ("tests", "examples")
              for p in (ROOT / top).rglob("*") if p.is_symlink()]
     assert links == []
+
+
+# -- README ----------------------------------------------------------------------------------
+
+
+def test_the_readme_opens_with_the_install_commands_for_users() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    before_quick_start = text.split("\n## Quick start", 1)[0]
+    first_block = re.search(r"```sh\n(.*?)```", before_quick_start, re.S)
+    assert first_block is not None, "no install block before the contributors' quick start"
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert "pip install glacierlib" in commands
+    assert "pipx install glacierlib" in commands
