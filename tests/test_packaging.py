@@ -224,3 +224,19 @@ def test_the_readme_opens_with_the_install_commands_for_users() -> None:
     commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
     assert "pip install glacierlib" in commands
     assert "pipx install glacierlib" in commands
+
+
+# -- release workflow ------------------------------------------------------------------------
+
+
+def test_the_release_workflow_publishes_tested_builds_by_trusted_publishing() -> None:
+    text = (ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
+    assert re.search(r'^\s+tags: \["v\*"\]$', text, re.M)
+    publish = text[text.index("\n  publish:"):]
+    assert re.search(r"^\s+needs: \[test, build\]$", publish, re.M)
+    assert re.search(r"^\s+id-token: write", publish, re.M)
+    assert re.search(r"^\s+name: pypi$", publish, re.M)
+    assert "uses: pypa/gh-action-pypi-publish@" in publish
+    assert "password:" not in text and "PYPI_TOKEN" not in text.upper()  # no stored token
+    assert "twine check --strict" in text
+    assert "bash .ci/run" in text[: text.index("\n  publish:")]
