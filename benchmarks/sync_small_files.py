@@ -1,25 +1,78 @@
-"""Benchmark: many small files through ``mtglacier sync``, files per second.
+"""Benchmark: many small files through ``mtglacier sync``, files per second, per store.
 
-    python benchmarks/sync_small_files.py --files 5000 --size 4096    # target: >= 300 files/s
+    python benchmarks/sync_small_files.py --files 5000 --size 4096
+    python benchmarks/sync_small_files.py --checkout /tmp/old --checkout .   # before/after
 
-Each file is one UploadArchive plus one journal line (fsync on, the default, unless
-``--no-fsync``).
+For each ``--checkout`` (default: this one), side by side in one run:
 
-For scale, the same run then measures bare ``upload_archive`` calls from one process with
-``--concurrency`` threads (no walk, journal or progress): botocore's CPU per request caps
-that single process, which is why sync sends small uploads from helper processes.
+* ``memory``: a separate in-memory ``local-server`` process (``--endpoint-url``);
+* ``disk``: the same server storing under a data directory;
+* ``--local``: the whole user command ``mtglacier sync --local DIR`` as one process (the
+  server inside it), what the README tells users to run;
+* ``--local, N archives``: ``--more`` files synced with ``--local`` into a vault that already
+  holds ``--seed`` archives (seeded directly on disk), against the same number into an empty
+  one: the per-file cost must not grow with the vault (issue 13). Shown for the whole
+  command, and per file after the fixed cost of opening the directory (a ``list-vaults
+  --local DIR`` timed alone: start, load the vault, stop).
+
+Ratios to the in-memory server of the same checkout are printed, since the machine may be
+busy: compare ratios, not absolute numbers. Each file is one UploadArchive plus one journal
+line (fsync on unless ``--no-fsync``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sync_support import Server, local_server, run_cli
+from sync_support import local_server, make_small_files, run_cli, seed_vault
+
+VAULT = "bench"
+
+
+def _sync_rate(root: Path, journal: Path, files: int, conn: list[str], opts: argparse.Namespace,
+               checkout: Path | None) -> float:
+    run = run_cli("sync", "--dir", str(root), *conn, "--vault", VAULT, "--journal",
+                  str(journal), "--concurrency", str(opts.concurrency),
+                  *(["--no-fsync"] if opts.no_fsync else []), checkout=checkout)
+    assert run.returncode == 0, run.stdout
+    lines = journal.read_bytes().count(b"\n")
+    assert lines == files, (lines, files)
+    return files / run.seconds
+
+
+def measure(checkout: Path | None, opts: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    root = tmp / "files"
+    if not root.exists():
+        make_small_files(root, opts.files, opts.size)
+    more = tmp / "more"
+    if not more.exists():
+        make_small_files(more, opts.more, opts.size, prefix="m")
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    rates: dict[str, float] = {}
+    for name, data_dir in (("memory", None), ("disk", work / "server-data")):
+        with local_server(data_dir, checkout) as server:
+            assert run_cli("create-vault", VAULT, *server.args(),
+                           checkout=checkout).returncode == 0
+            rates[name] = _sync_rate(root, work / f"j-{name}", opts.files, server.args(), opts,
+                                     checkout)
+    rates["--local"] = _sync_rate(root, work / "j-local", opts.files,
+                                  ["--local", str(work / "local")], opts, checkout)
+    if opts.seed:
+        seed_vault(work / "big", VAULT, opts.seed)
+        for name, data_dir in (("empty vault", work / "empty"),
+                               (f"{opts.seed} archives", work / "big")):
+            # The fixed cost of a command on this directory (start, load the vault, stop),
+            # timed alone, so the per-file cost of the sync can be told from it.
+            opened = run_cli("list-vaults", "--local", str(data_dir), checkout=checkout)
+            assert opened.returncode == 0, opened.stdout
+            rate = _sync_rate(more, work / f"j-{name}", opts.more,
+                              ["--local", str(data_dir)], opts, checkout)
+            rates[f"--local, {name}"] = rate
+            rates[f"--local, {name}, per file after opening"] = opts.more / max(
+                1e-6, opts.more / rate - opened.seconds)
+    return rates
 
 
 def main() -> None:
@@ -28,50 +81,29 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--seed", type=int, default=100_000,
+                        help="archives already in the vault for the growth check (0: skip)")
+    parser.add_argument("--more", type=int, default=1000,
+                        help="files synced into the seeded and the empty vault")
+    parser.add_argument("--checkout", type=Path, action="append",
+                        help="run the CLI and server from this source tree (repeatable)")
     opts = parser.parse_args()
+    checkouts: list[Path | None] = list(opts.checkout or [None])
+    print(f"{opts.files} files of {opts.size} B, concurrency {opts.concurrency}, fsync "
+          f"{'off' if opts.no_fsync else 'on'}; files/s (ratio to the in-memory server)")
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "data"
-        for i in range(opts.files):
-            d = root / f"d{i // 500:03d}"
-            if i % 500 == 0:
-                d.mkdir(parents=True)
-            (d / f"f{i:06d}.txt").write_bytes(os.urandom(opts.size))
-        with local_server() as server:
-            assert run_cli("create-vault", "bench", *server.args()).returncode == 0
-            run = run_cli("sync", "--dir", str(root), *server.args(), "--vault", "bench",
-                          "--journal", f"{tmp}/j.log", "--concurrency", str(opts.concurrency),
-                          *(["--no-fsync"] if opts.no_fsync else []))
-            bare = one_process_calls(server, opts.size, opts.concurrency)
-        assert run.returncode == 0, run.stdout
-        lines = Path(f"{tmp}/j.log").read_bytes().count(b"\n")
-        assert lines == opts.files, lines
-        print(f"{opts.files} files of {opts.size} B, concurrency {opts.concurrency}, fsync "
-              f"{'off' if opts.no_fsync else 'on'}: {run.seconds:.2f} s, "
-              f"{opts.files / run.seconds:.0f} files/s, peak RSS {run.peak_rss_mib:.0f} MiB")
-    print(f"one process, {opts.concurrency} threads, bare upload_archive calls: {bare:.0f}/s; "
-          f"the sync reached {opts.files / run.seconds / bare:.2f}x that")
-
-
-def one_process_calls(server: Server, size: int, threads: int, calls: int = 2000) -> float:
-    """Calls per second of ``upload_archive`` alone, from this one process."""
-    from glacierlib.client import Connection, open_store
-    from glacierlib.storage import PartBody
-
-    store = open_store(Connection(region=server.region, endpoint_url=server.endpoint_url,
-                                  protocol="http", access_key=server.key,
-                                  secret_key=server.secret, concurrency=threads))
-    data = os.urandom(size)
-
-    def upload(_: int) -> None:
-        store.upload_archive("bench", PartBody.from_bytes(data), "bare")
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(upload, range(50)))
-        started = time.perf_counter()
-        list(pool.map(upload, range(calls)))
-        elapsed = time.perf_counter() - started
-    store.close()
-    return calls / elapsed
+        for checkout in checkouts:
+            rates = measure(checkout, opts, Path(tmp))
+            memory = rates["memory"]
+            shown = "  ".join(f"{name}: {rate:.0f} ({rate / memory:.2f}x)"
+                              for name, rate in rates.items())
+            print(f"{checkout or 'this checkout'}: {shown}")
+            if opts.seed:
+                for suffix in ("", ", per file after opening"):
+                    empty = rates[f"--local, empty vault{suffix}"]
+                    big = rates[f"--local, {opts.seed} archives{suffix}"]
+                    print(f"  cost per file in a {opts.seed}-archive vault vs an empty one"
+                          f"{suffix or ' (whole command)'}: {empty / big:.2f}x")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from glacierlib.config import Settings
-from glacierlib.exceptions import GlacierlibError
-from glacierlib.operations.upload_file import upload_file
-
-MIB = 1 << 20
+import glacierlib
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,14 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expected-max-gib", type=int, default=None,
                         help="largest size expected: lets the part size grow to fit")
     opts = parser.parse_args(argv)
-    settings = Settings(
-        vault=opts.vault, journal=opts.journal, local_dir=opts.local, region=opts.region,
-        stdin=True, set_rel_filename=opts.name, part_size=16 * MIB,
-        check_max_file_size=opts.expected_max_gib * 1024 * MIB if opts.expected_max_gib else None,
-    )
     try:
-        report = upload_file(settings, stream=sys.stdin.buffer)
-    except GlacierlibError as exc:
+        settings = glacierlib.settings(
+            vault=opts.vault, journal=opts.journal, local_dir=opts.local, region=opts.region,
+            stdin=True, set_rel_filename=opts.name, part_size_mib=16,
+            check_max_file_size_mib=opts.expected_max_gib * 1024 if opts.expected_max_gib
+            else None,
+        )
+        report = glacierlib.upload_file(settings, stream=sys.stdin.buffer)
+    except glacierlib.GlacierlibError as exc:
         print(f"upload failed: {exc}", file=sys.stderr)
         return 1
     print(f"stored {report.name}: {report.size} bytes, archive {report.archive_id}")

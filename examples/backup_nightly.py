@@ -17,9 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from glacierlib.config import Settings
-from glacierlib.exceptions import GlacierlibError, JournalLockedError
-from glacierlib.operations.sync import sync
+import glacierlib
 from glacierlib.progress import FileDone, FileSkipped, Notice, ProgressEvent
 
 log = logging.getLogger("backup")
@@ -47,17 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    settings = Settings(
-        dir=opts.dir, vault=opts.vault, journal=opts.journal, region=opts.region,
-        local_dir=opts.local, concurrency=opts.concurrency,
-        new=True, replace_modified=True, delete_removed=True, detect="mtime-and-treehash",
-    )
     try:
-        report = sync(settings, on_event)
-    except JournalLockedError:
+        settings = glacierlib.settings(  # typed keywords: mypy catches a misspelled option
+            dir=opts.dir, vault=opts.vault, journal=opts.journal, region=opts.region,
+            local_dir=opts.local, concurrency=opts.concurrency,
+            new=True, replace_modified=True, delete_removed=True, detect="mtime-and-treehash",
+        )
+        report = glacierlib.sync(settings, on_event)
+    except glacierlib.JournalLockedError:
         log.error("another backup is still running on %s; try again later", opts.journal)
         return 75
-    except GlacierlibError as exc:
+    except glacierlib.GlacierlibError as exc:  # bad settings (ConfigError) included
         log.error("backup failed: %s", exc)
         return 1
     result = report.result

@@ -15,7 +15,8 @@ checked and nothing half-done is ever left under the final name:
 * A sidecar state file lists the segments already verified and written. An interrupted run
   leaves both files; the next run re-hashes those segments from disk and fetches only the rest.
 * After fsync the partial file gets the journal's mtime (left alone when the journal has none:
-  mt-aws-glacier crashed there, its issue #114) and is renamed over the target.
+  mt-aws-glacier crashed there, its issue #114), its state file is removed, and it is renamed
+  over the target: a run stopped at any point leaves nothing a successful rerun keeps.
 """
 
 from __future__ import annotations
@@ -359,10 +360,14 @@ class _Partial:
         if req.mtime is not None:
             os.utime(self.path, (req.mtime, req.mtime))
         _check_inside(req.root, req.target.parent, req.name)
+        # The state file goes first. A stop between the two steps then leaves a partial file
+        # without state under a missing target, which the next run fetches into again (and
+        # so removes); the other order could leave a state file beside a restored target,
+        # which no later run ever looks at.
+        _unlink_quietly(self.state_path)
         os.replace(self.path, req.target)
         if self.fsync:
             _fsync_dir(req.target.parent)
-        _unlink_quietly(self.state_path)
 
     def close(self) -> None:
         """Stop, keeping the partial file and its state for a later resume."""

@@ -63,6 +63,19 @@ class ConfigError(GlacierlibError):
         super().__init__(message, hint=hint)
 
 
+class InvalidSetting(ConfigError, ValueError):
+    """A ``Settings`` value refused at construction; ``field`` names it.
+
+    Also a ``ValueError``, as attrs validators were before it existed, so code that caught
+    that keeps working.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 hint: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, hint=hint)
+
+
 class JournalError(GlacierlibError):
     """A journal that cannot be read or written as it is; names the file and line."""
 
@@ -79,6 +92,10 @@ class JournalError(GlacierlibError):
 
 class JournalLockedError(JournalError):
     """Another process holds the journal; two writers would corrupt or duplicate."""
+
+
+class DataDirectoryInUse(GlacierlibError):
+    """Another process serves this local server data directory; two would overwrite its state."""
 
 
 class MetadataError(GlacierlibError):
@@ -105,6 +122,10 @@ class NothingReadyYet(GlacierlibError):
 
 class InventoryError(GlacierlibError):
     """An inventory body that cannot be parsed."""
+
+
+class InventoryJobFailed(GlacierlibError):
+    """The vault's inventory jobs all failed and none is running: waiting cannot help."""
 
 
 class ServiceError(GlacierlibError):

@@ -22,6 +22,9 @@ reported, and the next run retries it.
 
 The journal is written as each archive completes (one CREATED line; the journal writer is
 thread-safe), and a replacement deletes the old archive only after the new one is recorded.
+An archive the journal cannot record (disk full) is saved to a side file and named in the
+:class:`~glacierlib.unrecorded.JournalWriteError` the run ends with; no new work starts after
+the first such failure (:mod:`glacierlib.unrecorded`).
 
 Upload state for resuming (a later addition) hangs off :class:`_Multipart`: the upload id, part
 size, file identity and the set of parts done are all there, so a state file next to the
@@ -33,10 +36,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -48,7 +52,7 @@ from glacierlib.exceptions import (
     NoLongerSupported,
     NotFound,
 )
-from glacierlib.plan import Action, Delete, Replace, Skip, Upload, Verify, choose_part_size
+from glacierlib.plan import Action, Delete, Replace, Skip, Upload, Verify
 from glacierlib.progress import (
     BytesMoved,
     FileDone,
@@ -59,8 +63,9 @@ from glacierlib.progress import (
     ProgressCallback,
     ignore_progress,
 )
-from glacierlib.storage import ArchiveCreated, PartBody, VaultStore
+from glacierlib.storage import ArchiveCreated, MultipartUpload, PartBody, VaultStore
 from glacierlib.treehash import TreeHash, combine_tree_hashes, tree_hash_file
+from glacierlib.unrecorded import JournalWriteError, UnrecordedArchive, UnrecordedLog
 from glacierlib.upload import PendingUpload, ResumeState
 from glacierlib.walk import LocalFile
 
@@ -114,6 +119,9 @@ class ExecutionReport:
     #: Files uploaded in one request after an attempt whose reply was lost: the vault may hold
     #: an extra, unjournaled copy of each (``check-remote`` lists it as an orphan).
     in_doubt: tuple[str, ...] = ()
+    #: Archives stored but not journaled (the journal could not be written): extra copies
+    #: unless the next run records them from the side file.
+    unrecorded: tuple[UnrecordedArchive, ...] = ()
 
     @property
     def unstorable(self) -> tuple[Skip, ...]:
@@ -121,7 +129,8 @@ class ExecutionReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.changed and not self.unstorable
+        return (not self.failed and not self.changed and not self.unstorable
+                and not self.unrecorded)
 
 
 @attrs.frozen
@@ -180,19 +189,6 @@ def _same_identity(file: LocalFile, st: os.stat_result) -> bool:
         not file.inode or st.st_ino == file.inode)
 
 
-def _read_stream(stream: BinaryIO, length: int) -> bytes:
-    """Up to ``length`` bytes; short only at end of stream (pipes return short reads)."""
-    chunks: list[bytes] = []
-    got = 0
-    while got < length:
-        chunk = stream.read(length - got)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 class Executor:
     """Runs actions against one vault and one journal on a bounded pool.
 
@@ -207,6 +203,7 @@ class Executor:
         self, store: VaultStore, vault: str, journal: JournalSink, *, concurrency: int = 4,
         part_size: int, on_event: ProgressCallback = ignore_progress,
         resume: ResumeState | None = None, single_request_uploads: bool = True,
+        unrecorded_log: UnrecordedLog | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -218,6 +215,9 @@ class Executor:
         self.on_event = on_event
         self.resume = resume
         self.single_request_uploads = single_request_uploads
+        self.unrecorded_log = unrecorded_log
+        self._unrecorded: list[UnrecordedArchive] = []
+        self._journal_failure: BaseException | None = None
         self._planned_files = 0
         self._planned_bytes = 0
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -240,6 +240,7 @@ class Executor:
         # see abort_strays.
         self._initiated: set[str] = set()
         self._upload_ids: set[str] = set()
+        self._ended_ids: set[str] = set()  # completed or aborted
 
     def __enter__(self) -> Executor:
         return self
@@ -271,6 +272,8 @@ class Executor:
                 if not self._pending and not self._followups:
                     break
             self._drain_followups()
+        if self._unrecorded:
+            raise self._journal_write_error()
         if self._fatal is not None:
             raise self._fatal
 
@@ -281,7 +284,7 @@ class Executor:
                 replaced=self._replaced, deleted=self._deleted,
                 verified_unchanged=self._unchanged, skipped=tuple(self._skipped),
                 failed=tuple(self._failed), changed=tuple(self._changed),
-                in_doubt=tuple(self._in_doubt),
+                in_doubt=tuple(self._in_doubt), unrecorded=tuple(self._unrecorded),
             )
 
     def _drain_followups(self) -> None:
@@ -392,7 +395,7 @@ class Executor:
             return
         with self._lock:
             self._deleted += 1
-        self.on_event(FileDone(action.name, 0, "delete", action.archive_id))
+        self.on_event(FileDone(action.name, action.size, "delete", action.archive_id))
 
     def _task_verify(self, action: Verify) -> None:
         try:
@@ -410,6 +413,8 @@ class Executor:
             self._cond.notify_all()
 
     def _task_single_file(self, action: Upload | Replace) -> None:
+        if self._fatal is not None:
+            return  # submitted while the run was being stopped: no new request
         file = action.file
         self.on_event(FileStarted(file.rel, file.size, _kind(action)))
         try:
@@ -442,10 +447,8 @@ class Executor:
                 tree_hash: TreeHash) -> None:
         """Journal a completed archive; for a replacement, then delete the old one."""
         file = action.file
-        try:
-            self.journal.created(created.archive_id, file.size, file.mtime, tree_hash, file.rel)
-        except BaseException as exc:
-            self._fail(file.rel, exc)
+        if not self._journal_created(created.archive_id, file.size, file.mtime, tree_hash,
+                                     file.rel):
             return
         with self._lock:
             self._uploaded += 1
@@ -461,18 +464,64 @@ class Executor:
                 self._replaced += 1
         self.on_event(FileDone(file.rel, file.size, _kind(action), created.archive_id))
 
+    def _journal_created(
+        self, archive_id: str, size: int, mtime: int | None, tree_hash: TreeHash, name: str,
+    ) -> bool:
+        """Journal a stored archive; if the journal fails, never lose the archive's identity.
+
+        The archive goes to the side file and the report, and the run stops taking work:
+        every later archive would meet the same full disk.
+        """
+        try:
+            self.journal.created(archive_id, size, mtime, tree_hash, name)
+            return True
+        except BaseException as exc:
+            archive = UnrecordedArchive(archive_id, name, size, tree_hash, mtime,
+                                        int(time.time()))
+            saved = self.unrecorded_log.save(archive) if self.unrecorded_log else None
+            # At once, and loudly only when no file took it: then the output is its record.
+            logger.log(logging.INFO if saved else logging.WARNING,
+                       "stored but not journaled (%s): %s%s", exc, archive.describe(),
+                       f"; saved to {saved}" if saved else "")
+            with self._lock:
+                self._unrecorded.append(archive)
+                first = self._journal_failure is None
+                if first:
+                    self._journal_failure = exc
+                    self._fatal = self._fatal or exc
+            if first:
+                self.on_event(Notice(f"the journal cannot record archives ({exc}): no new "
+                                     "upload is started", "warning"))
+            return False
+
+    def _journal_write_error(self) -> JournalWriteError:
+        with self._lock:
+            unrecorded = tuple(self._unrecorded)
+            cause = self._journal_failure
+        saved = self.unrecorded_log.saved_to if self.unrecorded_log else None
+        where = (f"; they are saved in {saved} and the next run on this journal records them"
+                 if saved else "; no file could take them: they are listed below only")
+        return JournalWriteError(
+            f"{len(unrecorded)} archive(s) stored in the vault could not be journaled "
+            f"({cause}){where}", unrecorded=unrecorded, saved_to=saved,
+            hint="free space for the journal, then run the same command again")
+
     # -- multipart ---------------------------------------------------------------------------
+
+    def _initiate_request(self, part_size: int, description: str) -> str:
+        """InitiateMultipartUpload, remembering what was asked and answered (abort_strays)."""
+        with self._lock:
+            self._initiated.add(description)
+        upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
+        with self._lock:
+            self._upload_ids.add(upload_id)
+        return upload_id
 
     def _initiate(self, name: str, part_size: int, description: str) -> str | None:
         """Initiate on the scheduling thread, inside a slot (it is a request too)."""
         self._acquire()
         try:
-            with self._lock:
-                self._initiated.add(description)
-            upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
-            with self._lock:
-                self._upload_ids.add(upload_id)
-            return upload_id
+            return self._initiate_request(part_size, description)
         except BaseException as exc:
             self._fail(name, exc)
             return None
@@ -540,8 +589,10 @@ class Executor:
                     self.resume.started(PendingUpload(
                         upload_id, file.rel, file.size, file.mtime_ns, file.inode,
                         action.part_size, action.description))
-                except OSError as exc:
+                except BaseException as exc:  # a full disk, or a stop: never unrecorded
                     self._abort(state)
+                    if not isinstance(exc, OSError):
+                        raise
                     self._fail(file.rel, exc)
                     return
         state.data_size = file.size
@@ -571,14 +622,31 @@ class Executor:
             self.resume.ended(pending.upload_id)
         return len(leftovers)
 
-    def abort_strays(self) -> int:
+    def abort_streams(self) -> int:
+        """Abort the interrupted ``--stdin`` uploads of earlier runs: nothing can resume them."""
+        if self.resume is None:
+            return 0
+        aborted = 0
+        for pending in self.resume.pending:
+            if pending.stream and self.resume.take(pending.name) is not None:
+                self._abort_id(pending.upload_id, pending.name, in_slot=False)
+                self.resume.ended(pending.upload_id)
+                aborted += 1
+        if aborted:
+            self.on_event(Notice(f"aborted {aborted} unfinished upload(s) of standard input "
+                                 "left by an interrupted upload-file"))
+        return aborted
+
+    def abort_strays(self, *, after_stop: bool = False) -> int:
         """Abort uploads this run started but never heard of: lost Initiate replies.
 
         When the reply to InitiateMultipartUpload is lost, the service has an upload we never
         learnt the id of, and the retry starts a second one. The stray carries the description
         we sent, so after the run it is found among the vault's unfinished uploads: one with a
         description this run initiated and an id this run neither used nor keeps for resume.
-        Returns how many were aborted.
+        A stop (Ctrl-C, SIGTERM) during an initiation loses its reply the same way; then
+        ``after_stop`` makes the calls without taking a slot (the stopped scheduler may have
+        left one taken). Returns how many were aborted.
         """
         with self._lock:
             descriptions = set(self._initiated)
@@ -587,16 +655,19 @@ class Executor:
             return 0
         if self.resume is not None:
             ours.update(p.upload_id for p in self.resume.pending)
+        def listing() -> list[MultipartUpload]:
+            return list(self.store.list_multipart_uploads(self.vault))
+
         try:
-            strays = [u for u in self._in_slot(
-                lambda: list(self.store.list_multipart_uploads(self.vault)))
-                if u.archive_description in descriptions and u.upload_id not in ours]
+            strays = [u for u in (listing() if after_stop else self._in_slot(listing))
+                      if u.archive_description in descriptions and u.upload_id not in ours]
         except GlacierlibError as exc:
             logger.warning("could not list unfinished uploads to clean up: %s", exc.message)
             return 0
         for upload in strays:
             logger.info("aborting stray upload %s left by a lost reply", upload.upload_id)
-            self._abort_id(upload.upload_id, upload.archive_description or "", in_slot=False)
+            self._abort_id(upload.upload_id, upload.archive_description or "",
+                           in_slot=after_stop)
         return len(strays)
 
     def _scheduler_done(self, state: _Multipart) -> None:
@@ -651,7 +722,8 @@ class Executor:
             except OSError:
                 failure = _FileChanged()
         if failure is not None or self._fatal is not None:
-            resumable = self.resume is not None and not isinstance(failure, _FileChanged)
+            resumable = (self.resume is not None and action is not None
+                         and not isinstance(failure, _FileChanged))
             if not resumable:
                 self._abort(state)
             if isinstance(failure, _FileChanged):
@@ -664,17 +736,19 @@ class Executor:
             created = self.store.complete_multipart_upload(
                 self.vault, state.upload_id, state.data_size, tree_hash)
         except BaseException as exc:
-            if self.resume is None or isinstance(exc, InvalidRequest):
+            if self.resume is None or action is None or isinstance(exc, InvalidRequest):
                 self._abort(state)
             self._fail(state.name, exc)
             return
         if action is not None:
             self._record(action, created, tree_hash)
         else:
-            self._stream_result = StreamUploaded(created.archive_id, state.data_size, tree_hash)
+            self._stream_done(state.name, created, state.data_size, tree_hash)
         self._ended(state.upload_id)
 
     def _ended(self, upload_id: str) -> None:
+        with self._lock:
+            self._ended_ids.add(upload_id)
         if self.resume is not None:
             try:
                 self.resume.ended(upload_id)
@@ -694,67 +768,12 @@ class Executor:
         except GlacierlibError as exc:
             logger.warning("could not abort upload %s of %s: %s", upload_id, name, exc.message)
 
-    # -- streams (upload-file --stdin) ---------------------------------------------------------
+    # -- streams: glacierlib.stream_upload.StreamingExecutor ---------------------------------
 
-    _stream_result: StreamUploaded | None = None
-
-    def upload_stream(self, stream: BinaryIO, name: str, description: str,
-                      *, size_hint: int | None = None) -> StreamUploaded:
-        """Upload a stream of unknown size, reading one part at a time into a held slot.
-
-        Up to one part it is a single UploadArchive; beyond, multipart with the part size from
-        :func:`choose_part_size` applied to ``size_hint`` (``--check-max-file-size``). Raises
-        the failure instead of reporting it: a stream cannot be retried by a later run.
-        """
-        part_size, raised = choose_part_size(size_hint or 0, self.part_size)
-        if raised:
-            self.on_event(Notice(f"{name}: part size raised to {part_size >> 20} MiB"))
-        self.on_event(FileStarted(name, size_hint or 0, "upload"))
-        self._acquire()
-        first = _read_stream(stream, part_size)
-        if len(first) < part_size:
-            try:
-                if not first:
-                    raise GlacierlibError("empty input: Glacier cannot store an empty archive")
-                body = PartBody.from_bytes(first)
-                created = self.store.upload_archive(self.vault, body, description)
-            finally:
-                self._slots.release()
-            self.on_event(BytesMoved(len(first), name))
-            return StreamUploaded(created.archive_id, len(first), body.tree_hash)
-        try:
-            with self._lock:
-                self._initiated.add(description)
-            upload_id = self.store.initiate_multipart_upload(self.vault, part_size, description)
-            with self._lock:
-                self._upload_ids.add(upload_id)
-        except BaseException:
-            self._slots.release()
-            raise
-        state = _Multipart(None, name, upload_id, part_size)
-        data: bytes = first
-        offset = 0
-        while True:
-            with state.lock:
-                state.remaining += 1
-            self._submit_holding_slot(self._task_part, state, offset, len(data), data)
-            offset += len(data)
-            if len(data) < part_size or state.failed is not None or self._fatal is not None:
-                break
-            self._acquire()
-            data = _read_stream(stream, part_size)
-            if not data:
-                self._slots.release()
-                break
-        state.data_size = offset
-        self._scheduler_done(state)
-        self.wait()
-        if self._failed:
-            raise GlacierlibError(f"{name}: {self._failed[-1].reason}")
-        result = self._stream_result
-        if result is None:
-            raise GlacierlibError(f"{name}: upload did not complete")
-        return result
+    def _stream_done(self, name: str, created: ArchiveCreated, size: int,
+                     tree_hash: TreeHash) -> None:
+        """A stream's multipart upload completed; only a streaming executor has streams."""
+        raise NotImplementedError
 
 
 def _kind(action: Upload | Replace) -> str:

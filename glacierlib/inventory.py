@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Literal
 import attrs
 
 from glacierlib.exceptions import InventoryError
+from glacierlib.journal_record import MAX_ARCHIVE_SIZE
 from glacierlib.treehash import TreeHash
 
 __all__ = [
@@ -73,8 +74,10 @@ class InventoryArchive:
             raise InventoryError(f"{where}: CreationDate missing or not a string")
         if isinstance(size, str) and size.isascii() and size.isdigit():
             size = int(size)
-        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 10**20:
-            raise InventoryError(f"{where}: Size missing or not an integer from 0 to 10**20")
+        if not isinstance(size, int) or isinstance(size, bool) or not (
+                0 <= size <= MAX_ARCHIVE_SIZE):  # the journal's rule: Glacier's 40 TiB
+            raise InventoryError(
+                f"{where}: Size missing or not an integer from 0 to {MAX_ARCHIVE_SIZE}")
         if not isinstance(tree_hash, str):
             raise InventoryError(f"{where}: SHA256TreeHash missing or not a string")
         try:

@@ -12,13 +12,20 @@ Actions:
 * :class:`Verify` a file whose tree hash decides (``--detect ...treehash``): hash it on the
   pool, and replace it only if the hash differs;
 * :class:`Delete` an archive (a removed file, or ``purge-vault``);
-* :class:`Skip` a file that cannot be stored (bad name, empty, too long for the description),
-  reported by name while the sync goes on.
+* :class:`Skip` a file that cannot be stored (bad name, empty, too long for the description)
+  or read, reported by name while the sync goes on; and, once per walk problem, the deletions
+  ``--delete-removed`` held back because of it (``kind="kept"``).
+
+The deletion rule: a journal name is removed only when the walk proved it absent, that is, its
+directory was listed completely and the name was not there. Every :class:`WalkProblem` names
+what it could not prove (``unproven``), and :func:`plan_sync` keeps every archive of a name
+under it. A file that exists is never removed, whatever its size: an emptied file (Glacier
+cannot store an empty archive) keeps its last archive and is reported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Literal
 
 import attrs
@@ -33,6 +40,7 @@ __all__ = [
     "DETECT_MODES",
     "MAX_PARTS",
     "MAX_PART_SIZE",
+    "SKIP_KINDS",
     "Action",
     "Delete",
     "Replace",
@@ -174,20 +182,34 @@ class Verify:
 
 @attrs.frozen
 class Delete:
-    """Delete an archive and record it in the journal."""
+    """Delete an archive and record it in the journal; ``size`` is the archive's, journaled."""
 
     archive_id: str
     name: str
     reason: str = "removed"
+    size: int = 0
+
+
+#: Why a :class:`Skip`: a name that cannot be stored; something that could not be read; a name
+#: gone during the walk; a new empty file; a journaled file that is empty now (its archive is
+#: kept); the journal's own file; deletions held back because of a walk problem.
+SKIP_KINDS: tuple[str, ...] = ("name", "read", "vanished", "empty", "emptied", "journal", "kept")
 
 
 @attrs.frozen
 class Skip:
-    """A file left alone and reported; ``error`` marks the ones that make the run fail."""
+    """A file left alone and reported; ``error`` marks the ones that make the run fail.
+
+    ``kept`` is the number of archives ``--delete-removed`` did not delete because of this
+    skip (``kind="kept"``: every journaled name under ``display`` that the walk could not
+    prove absent; ``kind="emptied"``: the file's own archive).
+    """
 
     display: str
     reason: str
     error: bool = True
+    kind: str = attrs.field(default="name", validator=attrs.validators.in_(SKIP_KINDS))
+    kept: int = 0
 
 
 Action = Upload | Replace | Verify | Delete | Skip
@@ -204,7 +226,34 @@ def describe_action(action: Action) -> str:
         return f"Will VERIFY treehash and UPLOAD {action.file.path} if modified"
     if isinstance(action, Delete):
         return f"Will DELETE archive {action.archive_id} (filename {action.name})"
+    if action.kind == "kept":
+        return (f"Will KEEP {action.kept} archive(s) of {action.display} "
+                f"(--delete-removed): {action.reason}")
     return f"Will SKIP {action.display}: {action.reason}"
+
+
+_EMPTY = "zero-size file (Glacier cannot store an empty archive)"
+_EMPTIED = ("empty now: its last archive is kept, not deleted (Glacier cannot store an empty "
+            "archive)")
+
+
+def _problem_skip(problem: WalkProblem) -> Skip:
+    return Skip(problem.display, problem.reason, error=problem.kind in ("name", "read"),
+                kind=problem.kind)
+
+
+def _hider(name: str, unproven: Mapping[str, WalkProblem]) -> WalkProblem | None:
+    """The walk problem that hid ``name`` (the root's, an ancestor directory's, or its own)."""
+    hit = unproven.get("")
+    if hit is not None:
+        return hit
+    i = name.find("/")
+    while i >= 0:
+        hit = unproven.get(name[:i])
+        if hit is not None:
+            return hit
+        i = name.find("/", i + 1)
+    return unproven.get(name)
 
 
 def _upload_fields(file: LocalFile, part_size: int) -> tuple[str, int, bool] | Skip:
@@ -236,18 +285,23 @@ def _modified_action(
 
 
 def plan_sync(
-    entries: Iterable[WalkEntry], state: JournalState, options: SyncOptions
+    entries: Iterable[WalkEntry], state: JournalState, options: SyncOptions, *,
+    not_absent: Callable[[str], str | None] | None = None,
 ) -> Iterator[Action]:
     """Classify each walked file against the journal and yield what to do, as it goes.
 
     ``max_number_of_files`` caps the files acted upon (uploads, replacements, verifications
-    and deletions together), as in mt-aws-glacier; skips are always reported.
+    and deletions together), as in mt-aws-glacier; skips are always reported. ``not_absent``
+    (:func:`glacierlib.walk.not_absent`) is asked about each name about to be deleted, and
+    keeps it when it returns a reason: the walk's proof of absence, checked once more.
     """
     journal = JournalSnapshot(state, frozen=options.delete_removed)
     budget = options.max_number_of_files
     acted = 0
-    # Journal names seen as live local files; only kept when deletions are planned.
+    # Journal names seen as existing local files, and the names (with everything under them)
+    # the walk could not prove absent; only kept when deletions are planned.
     present: set[str] | None = set() if options.delete_removed else None
+    unproven: dict[str, WalkProblem] = {}
 
     def spend() -> bool:
         nonlocal acted
@@ -258,12 +312,18 @@ def plan_sync(
 
     for entry in entries:
         if isinstance(entry, WalkProblem):
-            yield Skip(entry.display, entry.reason)
+            if entry.unproven is not None:
+                unproven.setdefault(entry.unproven, entry)
+            yield _problem_skip(entry)
             continue
         if entry.size == 0:
-            # Glacier cannot store an empty archive; an emptied file counts as removed.
-            yield Skip(entry.rel, "zero-size file (Glacier cannot store an empty archive)",
-                       error=False)
+            # Glacier cannot store an empty archive, but the file exists: never removed.
+            if journal.has(entry.rel):
+                if present is not None:
+                    present.add(entry.rel)
+                yield Skip(entry.rel, _EMPTIED, error=False, kind="emptied", kept=1)
+            else:
+                yield Skip(entry.rel, _EMPTY, error=False, kind="empty")
             continue
         if not journal.has(entry.rel):
             if not options.new:
@@ -296,18 +356,45 @@ def plan_sync(
         yield kind(entry, description, part_size, old, raised)
     else:
         if present is not None:
-            # mt-aws-glacier deletes the latest archive of each vanished name.
-            for name in journal.names():
-                if name in present:
-                    continue
-                archive = journal.latest(name)
-                if archive is None:
-                    continue
-                if not spend():
-                    break
-                yield Delete(archive.archive_id, name)
+            yield from _deletions(journal, present, unproven, spend, not_absent)
         return
     # The budget ran out during the walk: no deletions, as the removed set is unknown.
+
+
+def _deletions(
+    journal: JournalSnapshot, present: set[str], unproven: Mapping[str, WalkProblem],
+    spend: Callable[[], bool], not_absent: Callable[[str], str | None] | None,
+) -> Iterator[Delete | Skip]:
+    """Delete the latest archive of each name the walk proved absent; hold back the rest.
+
+    mt-aws-glacier deleted every journaled name the walk did not yield, so a directory it could
+    not read lost its whole backup. Here a name hidden by a walk problem keeps its archive, and
+    each problem that hid any gets one ``kind="kept"`` skip with the count.
+    """
+    held: dict[str, tuple[WalkProblem, int]] = {}
+    exhausted = False  # --max-number-of-files reached: count the held ones still
+    for name in journal.names():
+        if name in present:
+            continue
+        hider = _hider(name, unproven) if unproven else None
+        if hider is not None:
+            key = hider.unproven or ""
+            held[key] = (hider, held[key][1] + 1 if key in held else 1)
+            continue
+        archive = journal.latest(name)
+        if archive is None or exhausted:
+            continue
+        why = None if not_absent is None else not_absent(name)
+        if why is not None:
+            yield Skip(name, f"not proven absent: {why}", error=False, kind="kept", kept=1)
+            continue
+        if not spend():
+            exhausted = True
+            continue
+        yield Delete(archive.archive_id, name, size=archive.size)
+    for problem, count in held.values():
+        yield Skip(problem.display, f"not proven absent: {problem.reason}", error=False,
+                   kind="kept", kept=count)
 
 
 def plan_purge(state: JournalState) -> Iterator[Delete]:
@@ -316,6 +403,6 @@ def plan_purge(state: JournalState) -> Iterator[Delete]:
     The ids are copied first: deletions are journaled while this generator is still pulled.
     """
     archives = state.archives
-    chosen = sorted((archives[aid].name, aid) for aid in list(archives))
-    for name, archive_id in chosen:
-        yield Delete(archive_id, name, reason="purge")
+    chosen = sorted((archives[aid].name, aid, archives[aid].size) for aid in list(archives))
+    for name, archive_id, size in chosen:
+        yield Delete(archive_id, name, reason="purge", size=size)

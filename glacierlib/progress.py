@@ -27,10 +27,17 @@ __all__ = [
 
 @attrs.frozen
 class PlanReady:
-    """Totals known up front (may grow while a streaming walk goes on)."""
+    """The work found so far: files to act on and bytes to move.
+
+    While ``complete`` is false these are lower bounds (a streaming walk is still finding
+    files), so a display must not turn them into a percentage or an ETA. ``complete=True`` says
+    the walk is over and the totals are final; only the bytes may still grow a little when a
+    verification finds a changed file that must be uploaded again.
+    """
 
     files: int
     bytes: int
+    complete: bool = False
 
 
 @attrs.frozen

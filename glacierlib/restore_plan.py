@@ -63,11 +63,16 @@ class Retrieval:
 
 @attrs.frozen
 class SkippedRestore:
-    """A missing file left alone, and why (already requested, job in progress, ...)."""
+    """A missing file left alone, and why (already requested, job in progress, ...).
+
+    ``unwritable``: the local filesystem cannot hold the file under this name (a component
+    too long, a directory in its place): a failure of the run, not a choice.
+    """
 
     name: str
     archive_id: str
     reason: str
+    unwritable: bool = False
 
 
 @attrs.frozen

@@ -6,7 +6,9 @@ which upload belongs to which file, and whether the file is still the same. That
 file records, one JSON object per line, appended and fsynced:
 
 * ``{"op": "start", "upload_id", "name", "size", "mtime_ns", "inode", "part_size",
-  "description"}`` right after the upload is initiated, before any part is sent;
+  "description", "stream"}`` right after the upload is initiated, before any part is sent;
+  ``stream`` marks an ``upload-file --stdin`` upload, which nothing can resume: the next run
+  of ``sync`` or ``upload-file`` on the journal aborts it;
 * ``{"op": "end", "upload_id"}`` once it is completed (and journaled) or aborted.
 
 Which parts are done is asked of the service (ListParts) and each listed part is checked
@@ -47,15 +49,18 @@ class PendingUpload:
     inode: int
     part_size: int
     description: str
+    stream: bool = False
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> PendingUpload:
         return cls(str(obj["upload_id"]), str(obj["name"]), int(obj["size"]),
                    int(obj["mtime_ns"]), int(obj["inode"]), int(obj["part_size"]),
-                   str(obj["description"]))
+                   str(obj["description"]), obj.get("stream") is True)
 
     def same_file(self, size: int, mtime_ns: int, inode: int) -> bool:
-        return (self.size, self.mtime_ns, self.inode) == (size, mtime_ns, inode)
+        """Whether the upload is of this file as it is now (a stream never is)."""
+        return not self.stream and (self.size, self.mtime_ns, self.inode) == (size, mtime_ns,
+                                                                               inode)
 
 
 class ResumeState:
@@ -139,7 +144,11 @@ class ResumeState:
                 self._write(self._line({"op": "end", "upload_id": upload_id}))
 
     def close(self) -> None:
-        """Close; remove the file when nothing is pending, else rewrite it with the pending."""
+        """Close; remove the file when nothing is pending, else rewrite it with the pending.
+
+        The rewrite only compacts: if it fails (a full disk), the appended lines stay and
+        say the same, so the failure is logged, never raised over the run's own outcome.
+        """
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
@@ -150,11 +159,18 @@ class ResumeState:
             tmp = self.path.with_name(self.path.name + ".tmp")
             data = b"".join(self._line({"op": "start", **attrs.asdict(u)})
                             for u in self._open.values())
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
-                os.write(fd, data)
-                if self._fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    if self._fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                logger.warning("%s: cannot compact the upload state (%s); it stays as written",
+                               self.path, exc.strerror or exc)
+                tmp.unlink(missing_ok=True)

@@ -6,7 +6,12 @@ command; unique prefixes of long options are accepted, with one or two dashes;
 parse, but names are resolved here first against the *command's* options so that an option the
 command does not use is refused with a message naming it, whatever spelling was typed.
 
-``EXIT_CODES`` below is the only place that turns exceptions into exit codes. ``mtglacier
+``EXIT_CODES`` below is the only place that turns exceptions into exit codes. SIGTERM and
+SIGHUP (``systemctl stop``, ``docker stop``, ``timeout``, a closed terminal) stop a run the way
+Ctrl-C does: the handlers installed around the command raise :class:`Terminated` /
+:class:`HungUp` (both ``KeyboardInterrupt``) in the main thread, so no new work starts, work in
+flight finishes and is journaled, and the exit code is 128 + the signal number. The library
+never installs a signal handler; this is the CLI's decision. ``mtglacier
 --help`` must answer quickly: nothing here imports the library, attrs or botocore before it is
 needed, and command modules are imported only when that command runs.
 """
@@ -15,7 +20,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn
 
 from glacierlib_cli import commands as registry
@@ -29,11 +35,68 @@ if TYPE_CHECKING:
     from glacierlib_cli.command import Command
     from glacierlib_cli.output import Ui
 
-__all__ = ["build_parser", "entry_point", "exit_code_for", "main", "top_level_help"]
+__all__ = ["HungUp", "Terminated", "build_parser", "entry_point", "exit_code_for", "main",
+           "top_level_help"]
 
 PROG = "mtglacier"
 _HELP_WORDS = ("help", "h", "-h", "--help", "-help")
 _VERSION_WORDS = ("--version", "-version")
+
+
+class StopSignal(KeyboardInterrupt):
+    """A stop asked for by a signal: handled everywhere exactly like Ctrl-C's interrupt."""
+
+    signal_name = "SIGINT"
+
+
+class Terminated(StopSignal):
+    """SIGTERM (``systemctl stop``, ``docker stop``, ``timeout``, ``kill``): exit 143."""
+
+    signal_name = "SIGTERM"
+
+
+class HungUp(StopSignal):
+    """SIGHUP (the terminal or SSH session went away): exit 129."""
+
+    signal_name = "SIGHUP"
+
+
+@contextmanager
+def _stop_on_signals(*, restore: bool = True) -> Iterator[None]:
+    """While the command runs, turn SIGTERM and SIGHUP into :class:`StopSignal` exceptions.
+
+    Only the first such signal raises: a second one must not break the wait for the requests
+    in flight, whose archives are being journaled. A signal the parent set to be ignored
+    (``nohup`` ignores SIGHUP) stays ignored. Outside the main thread nothing is installed.
+    Without ``restore`` (the console script, about to exit) the handlers stay, ignoring any
+    later stop: a run that has finished its work must not then die by the default action.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if raised:
+            return
+        raised.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else HungUp()
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        if restore:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+        else:
+            raised.append(0)
 
 
 def _exit_code_table() -> tuple[tuple[type[BaseException], ExitCode], ...]:
@@ -47,11 +110,15 @@ def _exit_code_table() -> tuple[tuple[type[BaseException], ExitCode], ...]:
         JournalError,
         NothingReadyYet,
     )
+    from glacierlib.unrecorded import JournalWriteError
 
     return (
+        (Terminated, ExitCode.TERMINATED),
+        (HungUp, ExitCode.HANGUP),
         (KeyboardInterrupt, ExitCode.INTERRUPTED),
         (NothingReadyYet, ExitCode.NOT_READY),
         (ConfigError, ExitCode.USAGE),  # includes glacierlib_cli.errors.UsageError
+        (JournalWriteError, ExitCode.FAILURE),  # a full disk is no usage error
         (JournalError, ExitCode.USAGE),
         (GlacierlibError, ExitCode.FAILURE),
         (Exception, ExitCode.FAILURE),
@@ -90,7 +157,7 @@ def top_level_help() -> str:
         "Options may stand before or after the command; unique prefixes of long options work.",
         "Precedence: command line > config file (--config) > environment / AWS profile > default.",
         "Exit codes: 0 success, 1 failure, 2 usage or configuration error, "
-        "75 nothing ready yet, 130 interrupted.",
+        "66 no retrieval job, 75 nothing ready yet, 130 interrupted (129 SIGHUP, 143 SIGTERM).",
     ]
     return "\n".join(lines)
 
@@ -127,7 +194,8 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
             name, eq, _value = body.partition("=")
             matches = options.lookup_token(name)
             found = options.spelling(matches[0]) if len(matches) == 1 else None
-            if found is not None and found[0].takes_value and not eq and i + 1 < len(argv):
+            if (found is not None and found[0].takes_value and not eq and i + 1 < len(argv)
+                    and not options.looks_like_option(argv[i + 1])):
                 rest.append(argv[i + 1])
                 i += 1
             i += 1
@@ -138,16 +206,15 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
 
 def build_parser(command: Command) -> argparse.ArgumentParser:
     """The argparse parser of one command: its catalogue options plus its own arguments."""
-    import argparse
-
     from glacierlib_cli import options
 
-    class _Parser(argparse.ArgumentParser):
+    class _Parser(options.CommandParser):
         def error(self, message: str) -> NoReturn:
             raise _usage_error(f"{command.name}: {message}")
 
     parser = _Parser(
         prog=f"{PROG} {command.name}",
+        required_options=command.required,
         description=command.summary,
         allow_abbrev=False,  # prefixes are resolved by _normalise_tokens, with better errors
         add_help=True,
@@ -211,8 +278,7 @@ def _normalise_tokens(
             if len(owners) == 1:
                 owner = owners.pop()
                 raise _usage_error(f"option --{owner} is not used by command {command.name}")
-            raise _usage_error(f"unknown option {arg.split('=')[0]!r} for command "
-                               f"{command.name}", hint=f"see {PROG} {command.name} --help")
+            raise options.unknown_option(arg, known, command.name)
         if len(matches) > 1:
             raise _usage_error(f"ambiguous option {arg.split('=')[0]!r}: could be "
                                + ", ".join("--" + m for m in matches))
@@ -230,6 +296,7 @@ def _normalise_tokens(
             if i >= len(tokens):
                 raise _usage_error(f"option --{canonical} needs a value")
             value = tokens[i]
+            options.refuse_option_as_value(canonical, value)
             i += 1
         elif not takes_value and eq:
             raise _usage_error(f"option --{canonical} takes no value")
@@ -267,12 +334,7 @@ def _settings_for(
         values, file_warnings = config.load_config(config_path)
         warnings.extend(file_warnings)
         # Values for options this command does not use are ignored, as in mt-aws-glacier.
-        file_values = config.ConfigValues(values.path)
-        usable = set(command.all_options)
-        for key, value in values.items():
-            if key in usable:
-                file_values[key] = value
-                file_values.lines[key] = values.lines[key]
+        file_values = values.only(command.all_options)
     settings = config.resolve_settings(cli, file_values, os.environ, config_path=config_path)
     warnings.extend(settings.warnings)
 
@@ -344,7 +406,9 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
         import difflib
 
         close = difflib.get_close_matches(name, [c for c, _ in registry.COMMANDS], n=1)
-        raise _usage_error(f"unknown command {name!r}",
+        from glacierlib.config import masked
+
+        raise _usage_error(f"unknown command {masked(name)}",
                            hint=f"did you mean {close[0]}?" if close else f"see '{PROG} help'")
 
     command = registry.load_command(name)
@@ -357,7 +421,9 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
     state["verbose"] = "--verbose" in tokens
     args = parser.parse_intermixed_args(tokens)
     settings = _settings_for(command, args, ui, warnings)
-    ui.configure(quiet=settings.quiet, verbose=settings.verbose)
+    ui.configure(quiet=settings.quiet, verbose=settings.verbose,
+                 json=settings.format == "json" and "format" in command.options,
+                 command=command.name)
     state["verbose"] = settings.verbose
     for warning in warnings:
         ui.warn(warning)
@@ -383,20 +449,27 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
         library.setLevel(old_level)
         ui.close()
     # ``--format json`` output stays one parseable JSON document: success is the exit code.
-    if code == ExitCode.OK and command.ok_done and settings.format != "json":
+    if ui.json:
+        _json_report(ui, code, None)
+    elif code == ExitCode.OK and command.ok_done:
         ui.done()
     return int(code)
 
 
 def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
     """Run mtglacier with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    return _main(argv, ui, exiting=False)
+
+
+def _main(argv: Sequence[str] | None, ui: Ui | None, *, exiting: bool) -> int:
     from glacierlib_cli.output import Ui
 
     args = list(sys.argv[1:] if argv is None else argv)
     ui = ui if ui is not None else Ui()
     state = {"verbose": any(a.startswith("--verb") for a in args)}
     try:
-        return _run(args, ui, state)
+        with _stop_on_signals(restore=not exiting):
+            return _run(args, ui, state)
     except BrokenPipeError:
         # The reader went away (``mtglacier list-vaults | head``): stop quietly, and make sure
         # the interpreter's final flush does not complain again.
@@ -408,10 +481,14 @@ def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
         ui.close()
         code = exit_code_for(exc)
         try:
-            if isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, StopSignal):
+                ui.error(f"stopped by {exc.signal_name}: nothing new was started, work in "
+                         "flight was finished; run the same command again to go on")
+            elif isinstance(exc, KeyboardInterrupt):
                 ui.error("interrupted")
             elif _is_ours(exc):
                 ui.error(str(exc))
+                _list_unrecorded(ui, exc)
             else:
                 ui.error(f"unexpected {type(exc).__name__}: {exc}"
                          + ("" if state["verbose"] else " (run with --verbose for details)"))
@@ -422,7 +499,34 @@ def main(argv: Sequence[str] | None = None, *, ui: Ui | None = None) -> int:
                        .rstrip("\n"))
         except BrokenPipeError:  # pragma: no cover - stderr closed too
             pass
+        if ui.json:
+            _json_report(ui, code, exc)
         return int(code)
+
+
+def _json_report(ui: Ui, code: int, exc: BaseException | None) -> None:
+    """The run's JSON document if the command printed none (an error, a bare command)."""
+    if ui.json_printed:
+        return
+    from glacierlib_cli import jsonreport
+
+    try:
+        files = jsonreport.finished_files(ui)
+        ui.json_report(jsonreport.failure(ui, exc, code, files=files) if exc is not None
+                       else jsonreport.document(ui, exit_code=code, files=files))
+    except BrokenPipeError:  # pragma: no cover - the reader went away
+        _silence_stdout()
+
+
+def _list_unrecorded(ui: Ui, exc: BaseException) -> None:
+    """Name every archive stored but not journaled, whatever became of its side file."""
+    unrecorded = getattr(exc, "unrecorded", ())
+    if unrecorded:
+        ui.out(f"POSSIBLE EXTRA COPIES: {len(unrecorded)} archive(s) stored in the vault but "
+               "not journaled (the next run records them from the saved file; without it, "
+               "check-remote lists them as orphans):")
+        for archive in unrecorded:
+            ui.out(f"  {archive.describe()}")
 
 
 def _is_ours(exc: BaseException) -> bool:
@@ -441,4 +545,4 @@ def _silence_stdout() -> None:
 
 def entry_point() -> None:
     """The ``mtglacier`` console script."""
-    sys.exit(main())
+    sys.exit(_main(None, None, exiting=True))

@@ -4,17 +4,23 @@ Results and reports go to standard output (``out``), so they can be piped; progr
 and errors go to standard error. The last line of a successful run is ``OK DONE`` on standard
 output, which scripts written for mt-aws-glacier look for. Everything goes through one lock so
 lines from worker-thread callbacks and the live progress bar never interleave.
+
+With ``--format json`` standard output carries one JSON document and nothing else
+(``json_report``): the human result lines of ``out`` are dropped (shown on standard error with
+``--verbose``), and the warnings and finished files are kept for the document.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
-from typing import TYPE_CHECKING, TextIO
+import time
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from glacierlib.progress import ProgressCallback
+    from glacierlib.progress import FileDone, ProgressCallback
     from glacierlib_cli.progress import ProgressDisplay
 
 __all__ = ["Ui", "terminal_safe"]
@@ -67,9 +73,16 @@ class Ui:
         self.verbose = verbose
         self._tty = tty
         self._interval = interval
+        self._warnings_shown: set[str] = set()
         self._lock = threading.RLock()
         self._display: ProgressDisplay | None = None
         self.done_printed = False
+        self.json = False
+        self.command = ""
+        self.json_printed = False
+        #: Every warning shown (``warn``), in order, for the JSON report.
+        self.warnings: list[str] = []
+        self.started = time.monotonic()
 
     @property
     def stdout(self) -> TextIO:
@@ -79,21 +92,59 @@ class Ui:
     def stderr(self) -> TextIO:
         return self._stderr if self._stderr is not None else sys.stderr
 
-    def configure(self, *, quiet: bool, verbose: bool) -> None:
-        """Set the verbosity once the options are known (before any progress is shown)."""
+    def configure(self, *, quiet: bool, verbose: bool, json: bool = False,
+                  command: str = "") -> None:
+        """Set the verbosity and format once the options are known (before any progress)."""
         self.quiet = quiet
         self.verbose = verbose
+        self.json = json
+        self.command = command
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since this run started."""
+        return time.monotonic() - self.started
+
+    def _repeated(self, line: str) -> bool:
+        """A WARNING line already shown in this run: say it once. (A repaired torn journal
+        line reaches the user through the journal's log record, an event and the command's
+        report; the world-readable config warning through a log record and a return value.)"""
+        if not line.startswith("WARNING: "):
+            return False
+        if line in self._warnings_shown:
+            return True
+        self._warnings_shown.add(line)
+        return False
 
     def _emit(self, stream: TextIO, line: str) -> None:
         with self._lock:
+            if self._repeated(line):
+                return
             if self._display is not None:
                 self._display.clear()
             stream.write(terminal_safe(line) + "\n")
             stream.flush()
 
     def out(self, line: str) -> None:
-        """A result line on standard output (never suppressed by ``--quiet``)."""
+        """A result line on standard output (never suppressed by ``--quiet``).
+
+        With ``--format json`` the JSON document stands for these lines: they are dropped, or
+        shown on standard error with ``--verbose``.
+        """
+        if self.json:
+            self.debug(line)
+            return
         self._emit(self.stdout, line)
+
+    def json_report(self, document: dict[str, Any]) -> None:
+        """Print the run's one JSON document on standard output (once)."""
+        self.close()
+        with self._lock:
+            if self.json_printed:
+                return
+            self.json_printed = True
+            self.stdout.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
+            self.stdout.flush()
 
     def err(self, line: str) -> None:
         """A line on standard error, as is (never suppressed)."""
@@ -110,6 +161,8 @@ class Ui:
             self._emit(self.stderr, line)
 
     def warn(self, message: str) -> None:
+        with self._lock:
+            self.warnings.append(message)
         self._emit(self.stderr, f"WARNING: {message}")
 
     def error(self, message: str) -> None:
@@ -137,11 +190,27 @@ class Ui:
                     quiet=self.quiet,
                     verbose=self.verbose,
                     interval=self._interval,
+                    record=self.json,
                 )
                 self._display.start()
             return self._display
 
+    @property
+    def finished_files(self) -> list[FileDone]:
+        """The files the run finished (recorded with ``--format json`` only), in order."""
+        with self._lock:
+            return [] if self._display is None else list(self._display.finished)
+
+    @property
+    def all_warnings(self) -> list[str]:
+        """Warnings shown so far: ``warn`` calls, then warning and error notices."""
+        with self._lock:
+            notices = [] if self._display is None else self._display.warnings
+            return [*self.warnings, *notices]
+
     def _write_progress_line(self, line: str) -> None:
+        if self._repeated(line):
+            return
         self.stderr.write(terminal_safe(line) + "\n")
         self.stderr.flush()
 

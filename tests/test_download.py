@@ -267,3 +267,32 @@ def test_missing_tree_hash_header_is_computed_locally(
     result = _completed(local_server, root, journal, "--segment-size", "1")
     assert result.code == 0, result.err
     assert files_in(root) == {"dir/file.bin": data}
+
+
+@pytest.mark.parametrize("stop_at", ["_unlink_quietly", "_fsync_dir"])
+def test_a_stop_while_finishing_leaves_nothing_after_the_rerun(
+    local_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_at: str,
+) -> None:
+    """Issue 11, item 12: a stop (SIGTERM arrives as an interrupt) at each step of putting a
+    finished download in place; the rerun must leave exactly the file, no partial, no state."""
+    import glacierlib.download as download_module
+
+    journal, root, data = _prepare(local_server, tmp_path)
+    real = getattr(download_module, stop_at)
+    calls = {"n": 0}
+
+    def stop_once(path: Path) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        real(path)
+
+    monkeypatch.setattr(download_module, stop_at, stop_once)
+    stopped = _completed(local_server, root, journal, "--segment-size", "1")
+    assert stopped.code == 130, stopped.err
+    assert calls["n"] == 1
+    monkeypatch.setattr(download_module, stop_at, real)
+    result = _completed(local_server, root, journal, "--segment-size", "1")
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in (root / "dir").iterdir()) == ["file.bin"]
+    assert files_in(root) == {"dir/file.bin": data}

@@ -17,7 +17,8 @@ CLASSES = sorted(
 )
 
 SAMPLES = {"hint": "a hint", "path": "/some/journal", "line": 7, "name": "a/b",
-           "code": "SomeCode", "operation": "UploadArchive", "status": 503}
+           "code": "SomeCode", "operation": "UploadArchive", "status": 503,
+           "field": "part_size"}
 
 
 def build(cls: type[GlacierlibError]) -> GlacierlibError:

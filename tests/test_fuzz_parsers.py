@@ -29,7 +29,7 @@ from glacierlib.exceptions import (
 )
 from glacierlib.filters import FilterSet
 from glacierlib.inventory import InventoryArchive, open_inventory
-from glacierlib.journal import JournalRecord, read_journal
+from glacierlib.journal import MAX_ARCHIVE_SIZE, JournalRecord, read_journal
 from glacierlib.metadata import DecodedDescription, decode_description, encode_mt2
 from glacierlib.names import is_safe_relative_name
 
@@ -381,7 +381,7 @@ _ARCHIVE_IDS = st.one_of(
     st.one_of(st.sampled_from(["2012-03-20T17:03:43.221Z", "2020-02-30T00:00:00Z", "yesterday",
                                "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"]),
               st.text(min_size=1, max_size=25)),
-    st.integers(0, 10**20 - 1),
+    st.integers(0, MAX_ARCHIVE_SIZE),
 ), max_size=5))
 def test_inventory_to_journal_writes_safe_lines_or_refuses(
     entries: list[tuple[str, str | None, str, int]],

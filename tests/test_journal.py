@@ -17,6 +17,9 @@ from glacierlib.exceptions import JournalError, JournalLockedError
 from glacierlib.journal import (
     CREATED,
     DELETED,
+    MAX_ARCHIVE_SIZE,
+    MAX_MTIME,
+    MIN_MTIME,
     RETRIEVE_JOB,
     ArchiveEntry,
     JournalRecord,
@@ -359,11 +362,12 @@ COMPONENT = st.text(SAFE_CHARS, min_size=1, max_size=12).filter(lambda c: c not 
 NAMES = st.lists(COMPONENT, min_size=1, max_size=4).map("/".join)
 IDS = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
               min_size=1, max_size=140)
-TIMES = st.integers(0, 10**20 - 1)
+TIMES = st.integers(0, MAX_MTIME)
+SIZES = st.integers(0, MAX_ARCHIVE_SIZE)
+MTIMES = st.none() | st.integers(MIN_MTIME, MAX_MTIME)
 HASHES = st.binary(min_size=32, max_size=32).map(TreeHash)
 RECORDS = st.one_of(
-    st.builds(JournalRecord.created, TIMES, IDS, TIMES,
-              st.none() | st.integers(-(10**20) + 1, 10**20 - 1), HASHES, NAMES),
+    st.builds(JournalRecord.created, TIMES, IDS, SIZES, MTIMES, HASHES, NAMES),
     st.builds(JournalRecord.deleted, TIMES, IDS, NAMES),
     st.builds(JournalRecord.retrieve_job, TIMES, IDS,
               st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40)),
@@ -410,13 +414,18 @@ def test_loader_agrees_with_record_parser(tmp_path: Path, records: list[JournalR
     assert dict(state.retrieve_jobs) == jobs
 
 
-TIMES_TXT = st.sampled_from(["1", "01", "-1", "+1", "١", "1" * 21, "", " 1", "1_0"])
+TIMES_TXT = st.sampled_from(["1", "01", "-1", "+1", "١", "1" * 21, "", " 1", "1_0",
+                             # around the fast path's digit limits and the ranges' ends
+                             "9" * 11, "9" * 12, "9" * 13, "9" * 14, "253402300799",
+                             "253402300800", "43980465111040", "43980465111041"])
 IDS_TXT = st.sampled_from(["pre", "x", "", "x y", "a\x0bb", "a\xa0b", "ü"])
 NAMES_TXT = st.sampled_from(["a", "/a", ".a", "a/.b", "a//b", "a/", "", "ü/é", "a\x7fb",
                              "a\x85b", "a b", "pre", "..", "a/..", "a\u2028b", "a\x01"])
 SHAPES = st.one_of(
     st.tuples(st.sampled_from(["A", "B", "C", "D"]), TIMES_TXT, st.just("CREATED"), IDS_TXT,
-              TIMES_TXT, st.sampled_from(["NONE", "-5", "+5", "5", "x", "1" * 21]),
+              TIMES_TXT, st.sampled_from(["NONE", "-5", "+5", "5", "x", "1" * 21, "9" * 11,
+                                          "9" * 12, "-30610224000", "-30610224001",
+                                          "253402300799", "253402300800"]),
               st.sampled_from([H1, H1.upper(), "zz" * 32, H1[:63], H1[:62] + " a"]),
               NAMES_TXT),
     st.tuples(st.sampled_from(["A", "B", "C"]), TIMES_TXT, st.just("DELETED"), IDS_TXT,
@@ -692,3 +701,158 @@ def test_concurrent_appends_share_syncs_and_each_returns_durable(
     assert not_durable == []
     assert 0 < syncs < 80
     assert len(read_journal(path).archives) == 80
+
+
+# ---------------------------------------------------------------------------------------------
+# Numeric fields: one range rule, checked at parse time (issue 11, item 7)
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (created("m", "m.txt", mtime="9" * 20), "mtime"),  # 20 digits: OverflowError later
+        (created("m", "m.txt", mtime="-" + "9" * 20), "mtime"),
+        (created("m", "m.txt", mtime=str(MAX_MTIME + 1)), "mtime"),  # year 10000
+        (created("m", "m.txt", mtime=str(MIN_MTIME - 1)), "mtime"),  # year 999
+        (created("m", "m.txt", mtime="1" * 500), "mtime"),
+        (created("s", "s.txt", size=10**25), "size"),  # 26 digits
+        (created("s", "s.txt", size=MAX_ARCHIVE_SIZE + 1), "size"),  # over 40 TiB
+        (created("t", "t.txt", t=MAX_MTIME + 1), "time"),
+        (f"A\t1\tCREATED\tx\t1\t{'9' * 19}\t{H1}\tv.txt\n", "mtime"),  # version A too
+        (deleted("ok", "fine.txt", t=10**19), "time"),
+        (f"B\t{10**19}\tRETRIEVE_JOB\tok\tjob\n", "time"),
+        (f"{10**19} CREATED v0id {10**19} {H1} v0.txt\n", "out of range"),  # version 0
+    ],
+)
+def test_numbers_out_of_range_are_refused_naming_the_line(tmp_path: Path, line: str,
+                                                          field: str) -> None:
+    path = write(tmp_path, created("ok", "fine.txt") + line)
+    with pytest.raises(JournalError, match="out of range") as e:
+        read_journal(path)
+    assert (e.value.path, e.value.line) == (path, 2)
+    assert field in str(e.value)
+    assert "not a decimal number" not in str(e.value)
+    with pytest.raises(JournalError, match="out of range"):
+        JournalRecord.parse_untrusted(line.encode(), path, 2)
+
+
+@pytest.mark.parametrize(
+    ("last_in", "first_out"),
+    [
+        (created("m", "m.txt", mtime=str(MAX_MTIME)),
+         created("m", "m.txt", mtime=str(MAX_MTIME + 1))),
+        (created("m", "m.txt", mtime=str(MIN_MTIME), v="C"),
+         created("m", "m.txt", mtime=str(MIN_MTIME - 1), v="C")),
+        (created("s", "s.txt", size=MAX_ARCHIVE_SIZE),
+         created("s", "s.txt", size=MAX_ARCHIVE_SIZE + 1)),
+        (created("t", "t.txt", t=MAX_MTIME, mtime="NONE"),
+         created("t", "t.txt", t=MAX_MTIME + 1, mtime="NONE")),
+    ],
+)
+def test_each_range_ends_exactly_at_its_limit(tmp_path: Path, last_in: str,
+                                              first_out: str) -> None:
+    record = JournalRecord.parse_untrusted(last_in.encode(), "j", 1)
+    entry = read_journal(write(tmp_path, last_in)).archives[record.archive_id]
+    assert (entry.size, entry.mtime, entry.time) == (record.size, record.mtime, record.time)
+    with pytest.raises(JournalError, match="out of range") as e:
+        read_journal(write(tmp_path, first_out))
+    assert e.value.line == 1
+
+
+def test_records_and_entries_refuse_numbers_out_of_range() -> None:
+    h = TreeHash.from_hex(H1)
+    with pytest.raises(ValueError, match="mtime out of range"):
+        JournalRecord.created(1, "x", 1, 10**19, h, "a")
+    with pytest.raises(ValueError, match="size out of range"):
+        JournalRecord.created(1, "x", MAX_ARCHIVE_SIZE + 1, 1, h, "a")
+    with pytest.raises(ValueError, match="time out of range"):
+        JournalRecord.deleted(MAX_MTIME + 1, "x", "a")
+    with pytest.raises(ValueError, match="mtime out of range"):
+        ArchiveEntry("x", 1, MAX_MTIME + 1, h, "a", 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regular files only (issue 11, item 8)
+
+OPEN_IN_CHILD = """
+import sys
+from glacierlib.exceptions import JournalError
+from glacierlib.journal import JournalWriter, read_journal
+try:
+    if sys.argv[2] == "read":
+        read_journal(sys.argv[1])
+    else:
+        JournalWriter.open(sys.argv[1], fsync=False).close()
+except JournalError as exc:
+    print(exc)
+    sys.exit(2)
+print("no error")
+"""
+
+
+def _open_in_child(path: Path, how: str) -> subprocess.CompletedProcess[str]:
+    """In a child with a deadline: on a FIFO the old code blocked in open() for ever."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.run([sys.executable, "-c", OPEN_IN_CHILD, str(path), how],
+                          capture_output=True, text=True, timeout=30, env=env, check=False)
+
+
+@pytest.mark.parametrize("how", ["read", "write"])
+@pytest.mark.parametrize("side", ["journal", "journal index"])
+def test_a_fifo_journal_or_index_is_refused_at_once(tmp_path: Path, how: str,
+                                                    side: str) -> None:
+    path = tmp_path / "journal.log"
+    fifo = path if side == "journal" else write(tmp_path, created("a", "x")).with_name(
+        "journal.log.index")
+    os.mkfifo(fifo)
+    try:
+        child = _open_in_child(path, how)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{how}: hung on a FIFO {side}")
+    assert child.returncode == 2, child.stdout + child.stderr
+    assert child.stdout.strip().splitlines() == [
+        f"{fifo}: the {side} is a FIFO (named pipe), not a regular file "
+        f"(give a regular file as the {side})"]
+    if side != "journal":
+        assert path.read_bytes() == created("a", "x").encode()
+
+
+def _make_special(tmp_path: Path, kind: str) -> tuple[Path, str, object]:
+    path = tmp_path / "journal.log"
+    keep: object = None
+    if kind == "directory":
+        path.mkdir()
+        what = "a directory"
+    elif kind == "device":
+        path.symlink_to("/dev/null")  # a symlink to a journal is fine; to a device it is not
+        what = "a character device"
+    else:
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        keep = sock
+        what = "a socket"
+    return path, what, keep
+
+
+@pytest.mark.parametrize("kind", ["directory", "device", "socket"])
+def test_a_journal_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    path, what, keep = _make_special(tmp_path, kind)
+    try:
+        for attempt in (lambda: read_journal(path), lambda: JournalWriter.open(path)):
+            with pytest.raises(JournalError) as e:
+                attempt()
+            assert str(e.value).startswith(f"{path}: the journal is {what}, not a regular file")
+            assert e.value.path == path
+    finally:
+        if keep is not None:
+            keep.close()  # type: ignore[attr-defined]
+    if kind == "device":  # while a symlink to a regular journal is followed as before
+        real = write(tmp_path, created("a", "x"), "real.log")
+        path.unlink()
+        path.symlink_to(real)
+        assert list(read_journal(path).archives) == ["a"]
+        with JournalWriter.open(path, fsync=False) as writer:
+            writer.deleted("a", "x", time=5)
+        assert read_journal(real).archives == {}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import glacierlib.journal as journal_module
+from glacierlib.exceptions import JournalError
 from glacierlib.journal import JournalState, JournalWriter, read_journal
 from glacierlib.treehash import TreeHash
 
@@ -152,3 +153,76 @@ def test_torn_repair_note_is_not_replayed_by_the_index(tmp_path: Path) -> None:
     build(path, 5, start=60)  # repairs the tail, appends, saves the index
     assert list(tmp_path.glob("j.log.torn-*"))  # the writer moved the fragment aside
     assert read_journal(path).warnings == []  # and later loads do not report it again
+
+
+def _big_journal(path: Path, records: int = 30_000) -> None:
+    """Well over 1 MiB + 64 KiB, so its middle lies outside what the old fingerprint hashed."""
+    lines = [f"B\t{1000 + i}\tCREATED\tID{i:07d}\t{i + 1}\t{500 + i}\t{H.hex}\tdir/f{i:07d}.txt\n"
+             for i in range(records)]
+    path.write_text("".join(lines))
+    assert path.stat().st_size > 3 << 20
+
+
+@pytest.mark.parametrize("edit", [b"20009", b"2000x"])
+def test_an_edit_in_the_middle_of_the_same_length_is_seen(tmp_path: Path, edit: bytes) -> None:
+    path = tmp_path / "j.log"
+    _big_journal(path)
+    JournalWriter.open(path, fsync=False).close()  # saves the index
+    data = path.read_bytes()
+    field = b"\tID0020000\t20001\t"  # line 20001: after the first MiB, before the last 64 KiB
+    assert (1 << 20) < data.index(field) < len(data) - (64 << 10)
+    at = data.index(field) + len(field) - 6
+    before = os.stat(path)
+    with open(path, "r+b") as f:  # in place: same inode, same size
+        f.seek(at)
+        f.write(edit)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # even the mtime put back
+    assert path.stat().st_size == len(data)
+    if edit == b"2000x":
+        with pytest.raises(JournalError, match="size") as e:
+            read_journal(path)
+        assert e.value.line == 20001
+        return
+    state = read_journal(path)
+    assert state._indexed_size == 0
+    assert state.archives["ID0020000"].size == 20009
+    assert snapshot(state) == full_parse(path)
+
+
+def test_a_reader_saves_the_index_and_the_next_load_uses_it(tmp_path: Path) -> None:
+    path = tmp_path / "j.log"
+    build(path, 3)  # below the threshold: no index from the writer
+    with open(path, "ab") as f:  # another tool appends (mt-aws-glacier, download-inventory)
+        for i in range(20):
+            f.write(f"B\t9{i}\tCREATED\tX{i}\t1\t1\t{H.hex}\tx/{i}\n".encode())
+    index = tmp_path / "j.log.index"
+    assert not index.exists()
+    first = read_journal(path)
+    assert first._indexed_size == 0
+    assert index.exists()  # saved by the reader
+    second = read_journal(path)
+    assert second._indexed_size == path.stat().st_size
+    assert snapshot(second) == snapshot(first)
+
+
+class OnlyF1:
+    def includes(self, rel: str) -> bool:
+        return rel == "dir/f1.txt"
+
+
+def test_only_a_full_read_of_an_idle_journal_saves_the_index(tmp_path: Path) -> None:
+    """Not while a writer holds the journal (it saves its own), not filtered, not strict."""
+    path = tmp_path / "j.log"
+    index = tmp_path / "j.log.index"
+    with JournalWriter.open(path, fsync=False) as writer:
+        for i in range(20):
+            writer.created(f"A{i}", 1, 1, H, f"dir/f{i}.txt", time=5)
+        state = read_journal(path)
+        assert len(state.archives) == 20 and "another process" in state.warnings[0]
+        assert not index.exists()
+    index.unlink()  # the writer's own
+    read_journal(path, filters=OnlyF1())
+    read_journal(path, strict=True)
+    assert not index.exists()
+    read_journal(path)
+    assert index.exists()

@@ -20,23 +20,36 @@ RANKS: dict[str, int] = {
     "glacierlib.exceptions": 0,
     "glacierlib.progress": 0,
     "glacierlib.config": 1,
+    "glacierlib.options": 1,
     "glacierlib.journal": 1,
+    "glacierlib.journal_files": 1,
+    "glacierlib.journal_index": 1,
+    "glacierlib.journal_load": 1,
+    "glacierlib.journal_record": 1,
+    "glacierlib.journal_state": 1,
     "glacierlib.metadata": 1,
     "glacierlib.filters": 1,
     "glacierlib.names": 1,
     "glacierlib.inventory": 1,
     "glacierlib.inventory_format": 1,
     "glacierlib.storage": 2,
+    "glacierlib.unrecorded": 2,
+    "glacierlib.targets": 2,  # base, refs: the target-neutral interface
+    "glacierlib.targets.glacier": 3,
+    "glacierlib.targets.s3": 3,
     "glacierlib.client": 3,
     "glacierlib.wrappers": 3,
     "glacierlib.localserver": 3,
     "glacierlib.plan": 4,
     "glacierlib.executor": 4,
+    "glacierlib.stream_upload": 4,
     "glacierlib.walk": 4,
     "glacierlib.upload": 4,
     "glacierlib.restore_plan": 4,
     "glacierlib.download": 4,
     "glacierlib.operations": 5,
+    "glacierlib.api": 5,
+    "glacierlib.testing": 5,
     "glacierlib_cli": 6,
 }
 
@@ -44,7 +57,8 @@ RANKS: dict[str, int] = {
 LOCALSERVER_ALLOWED = ("glacierlib.treehash", "glacierlib.exceptions", "glacierlib.names",
                        "glacierlib.metadata", "glacierlib.localserver")
 # The only importers of botocore.
-BOTOCORE_USERS = ("glacierlib.client", "glacierlib.wrappers", "glacierlib.localserver.sigv4")
+BOTOCORE_USERS = ("glacierlib.client", "glacierlib.wrappers", "glacierlib.localserver.sigv4",
+                  "glacierlib.targets.s3")
 
 
 def _matches(name: str, prefix: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -70,17 +71,27 @@ def test_bodies_are_files_and_metadata_is_json(tmp_path: Path) -> None:
         client = _client(server)
         client.create_vault(vaultName="v.1")
         client.upload_archive(vaultName="v.1", body=b"x" * 3000)
-    doc = json.loads((tmp_path / "meta" / "vault-v.1.json").read_text())
+    # Each write is one JSON line appended to the vault's change log.
+    lines = (tmp_path / "meta" / "vault-v.1.log").read_text().splitlines()
+    assert [json.loads(line)["h"]["name"] for line in lines] == ["v.1", "v.1"]
+    storage = DiskStorage(tmp_path)
+    doc = storage.load_documents()["vault-v.1"]
+    storage.close()
     (archive,) = doc["archives"]
     key, size = archive["segments"][0]
     assert size == 3000
     assert (tmp_path / "blobs" / key).read_bytes() == b"x" * 3000
-    assert len((tmp_path / "blobs" / f"{key}.leaves").read_bytes()) == 32
+    # One leaf needs no leaves file: its digest is the body's SHA-256.
+    assert not (tmp_path / "blobs" / f"{key}.leaves").exists()
+    storage = DiskStorage(tmp_path)
+    assert storage.leaves(key) == hashlib.sha256(b"x" * 3000).digest()
+    storage.close()
 
 
 def test_orphans_and_partial_bodies_are_swept(tmp_path: Path) -> None:
     storage = DiskStorage(tmp_path)
     orphan = storage.put_bytes(b"never referenced")
+    storage.close()
     (tmp_path / "tmp" / "half-written").write_bytes(b"...")
     with running_server(tmp_path) as server:
         _client(server).list_vaults()

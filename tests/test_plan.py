@@ -93,10 +93,12 @@ def test_delete_removed_deletes_the_latest_archive_of_a_vanished_name() -> None:
                        ("A4", "emptied", 3, 1))
     files = [_file("kept"), _file("emptied", size=0)]
     actions = list(plan_sync(files, journal, SyncOptions(new=True, delete_removed=True)))
-    deletes = sorted((a.archive_id, a.name) for a in actions if isinstance(a, Delete))
-    assert deletes == [("A2", "gone"), ("A4", "emptied")]
+    deletes = sorted((a.archive_id, a.name, a.size) for a in actions if isinstance(a, Delete))
+    # An emptied file exists: it keeps its archive (issue #11); deletions carry the size.
+    assert deletes == [("A2", "gone", 5)]
     skips = [a for a in actions if isinstance(a, Skip)]
-    assert [(s.display, s.error) for s in skips] == [("emptied", False)]
+    assert [(s.display, s.error, s.kind, s.kept) for s in skips] == [
+        ("emptied", False, "emptied", 1)]
 
 
 def test_unstorable_names_become_skips_and_the_plan_goes_on() -> None:
@@ -175,3 +177,89 @@ def test_part_size_raise_is_carried_by_the_action() -> None:
     action = next(plan_sync([big], _journal(), SyncOptions(part_size=MIB)))
     assert isinstance(action, Upload)
     assert (action.part_size, action.part_size_raised) == (2 * MIB, True)
+
+
+# -- issue #11: delete only what the walk proved absent ------------------------------------------
+
+
+def _deleted(actions: list[object]) -> list[str]:
+    return sorted(a.name for a in actions if isinstance(a, Delete))
+
+
+def _kept(actions: list[object]) -> dict[str, int]:
+    return {a.display: a.kept for a in actions if isinstance(a, Skip) and a.kind == "kept"}
+
+
+def test_walk_problem_under_a_directory_protects_every_name_under_it() -> None:
+    journal = _journal(("A1", "a/b/x", 1, 1), ("A2", "a/b/c/y", 1, 1), ("A3", "a/bc", 1, 1),
+                       ("A4", "a/b", 1, 1), ("A5", "gone", 1, 1))
+    problem = WalkProblem("a/b/", "cannot read directory: Permission denied", "read", "a/b")
+    actions = list(plan_sync([problem], journal, SyncOptions(new=False, delete_removed=True)))
+    # "a/bc" only shares a string prefix: it is not under a/b/, and was proven absent.
+    assert _deleted(actions) == ["a/bc", "gone"]
+    assert _kept(actions) == {"a/b/": 3}
+    read = [a for a in actions if isinstance(a, Skip) and a.kind == "read"]
+    assert [(s.display, s.error) for s in read] == [("a/b/", True)]
+    held = next(a for a in actions if isinstance(a, Skip) and a.kind == "kept")
+    assert describe_action(held) == ("Will KEEP 3 archive(s) of a/b/ (--delete-removed): not "
+                                     "proven absent: cannot read directory: Permission denied")
+
+
+def test_walk_problem_on_the_root_protects_everything() -> None:
+    journal = _journal(("A1", "x", 1, 1), ("A2", "d/y", 1, 1))
+    problem = WalkProblem("/data", "cannot read directory: Permission denied", "read", "")
+    actions = list(plan_sync([problem], journal, SyncOptions(delete_removed=True)))
+    assert _deleted(actions) == []
+    assert _kept(actions) == {"/data": 2}
+
+
+def test_file_problems_protect_that_file_only() -> None:
+    journal = _journal(("A1", "d/x", 1, 1), ("A2", "d/y", 1, 1), ("A3", "d/z", 1, 1),
+                       ("A4", "journal.log", 1, 1))
+    entries = [WalkProblem("d/x", "cannot stat: Permission denied", "read", "d/x"),
+               WalkProblem("d/y", "vanished during the walk", "vanished", "d/y"),
+               WalkProblem("journal.log", "the journal", "journal", "journal.log"),
+               WalkProblem("d/bad\\xff", "name is not valid UTF-8")]
+    actions = list(plan_sync(entries, journal, SyncOptions(delete_removed=True)))
+    assert _deleted(actions) == ["d/z"]
+    assert _kept(actions) == {"d/x": 1, "d/y": 1, "journal.log": 1}
+    errors = {a.display: a.error for a in actions if isinstance(a, Skip) and a.kind != "kept"}
+    assert errors == {"d/x": True, "d/y": False, "journal.log": False, "d/bad\\xff": True}
+
+
+def test_held_back_deletions_do_not_spend_the_budget() -> None:
+    journal = _journal(("A1", "hidden/a", 1, 1), ("A2", "hidden/b", 1, 1), ("A3", "gone", 7, 1))
+    problem = WalkProblem("hidden/", "cannot read directory", "read", "hidden")
+    options = SyncOptions(delete_removed=True, max_number_of_files=1)
+    actions = list(plan_sync([problem], journal, options))
+    assert [(a.name, a.size) for a in actions if isinstance(a, Delete)] == [("gone", 7)]
+    assert _kept(actions) == {"hidden/": 2}
+
+
+def test_new_empty_file_is_reported_not_kept() -> None:
+    actions = list(plan_sync([_file("new", size=0)], _journal(), SyncOptions()))
+    assert actions == [Skip("new", "zero-size file (Glacier cannot store an empty archive)",
+                            error=False, kind="empty")]
+
+
+def test_walk_problem_kinds_are_validated() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        WalkProblem("x", "y", "bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="kind"):
+        Skip("x", "y", kind="bogus")
+
+
+def test_a_name_still_on_disk_is_not_deleted() -> None:
+    """The walk's proof is checked once more per deletion (glacierlib.walk.not_absent)."""
+    journal = _journal(("A1", "gone", 1, 1), ("A2", "back", 1, 1))
+    asked: list[str] = []
+
+    def not_absent(name: str) -> str | None:
+        asked.append(name)
+        return "the file exists" if name == "back" else None
+
+    actions = list(plan_sync([], journal, SyncOptions(delete_removed=True),
+                             not_absent=not_absent))
+    assert _deleted(actions) == ["gone"]
+    assert _kept(actions) == {"back": 1}
+    assert sorted(asked) == ["back", "gone"]

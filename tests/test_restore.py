@@ -165,12 +165,18 @@ def test_jobs_in_progress_exit_75_then_complete(tmp_path: Path) -> None:
         assert files_in(root) == files
 
 
-def test_missing_job_is_reported_not_fatal(local_server: LocalServer, tmp_path: Path) -> None:
+def test_no_job_at_all_exits_66_with_one_summary_line(local_server: LocalServer,
+                                                      tmp_path: Path) -> None:
     journal = tmp_path / "journal"
-    seed_vault(local_server, journal, {"f": b"data"})
+    seed_vault(local_server, journal, {"f": b"data", "g": b"more"})
     result = _completed(local_server, tmp_path / "r", journal)
-    assert result.code == 0
-    assert "No retrieval job for f (run restore first)" in result.out
+    assert result.code == 66  # nothing restored, and waiting will not help: run restore
+    assert "OK DONE" not in result.out
+    assert [line for line in result.out.splitlines() if "retrieval job" in line] == [
+        "No retrieval job for 2 missing file(s); run restore first (--verbose lists them). "
+        "Nothing was restored."]
+    verbose = _completed(local_server, tmp_path / "r", journal, "--verbose")
+    assert "No retrieval job for f" in verbose.err and "No retrieval job for g" in verbose.err
 
 
 def test_expired_job_output_suggests_restore(local_server: LocalServer, tmp_path: Path) -> None:
@@ -233,3 +239,79 @@ def test_sync_delete_restore_cycle(local_server: LocalServer, tmp_path: Path) ->
     assert check.code == 0, check.out + check.err
     remote = run_cli(local_server, "check-remote", "--vault", VAULT, "--journal", journal)
     assert remote.code == 0, remote.out
+
+
+LONG_NAME = "d/" + "x" * 300 + ".bin"  # one path component of 304 bytes: legal elsewhere
+
+
+def _lines_naming(text: str, fragment: str) -> list[str]:
+    return [line for line in text.splitlines() if fragment in line]
+
+
+def test_an_over_long_name_fails_alone(local_server: LocalServer, tmp_path: Path) -> None:
+    """Issue 11, item 6: a name the local filesystem cannot hold (ENAMETOOLONG) is one line
+    naming it, in restore and in restore-completed; every other file is restored; exit 1."""
+    journal, root = tmp_path / "journal", tmp_path / "out"
+    seed_vault(local_server, journal, {LONG_NAME: b"long", "a.txt": b"first", "z.txt": b"last"})
+    common = ("--dir", root, "--vault", VAULT, "--journal", journal)
+    (root / "d").mkdir(parents=True)  # the long name's directory exists
+
+    restore = run_cli(local_server, "restore", *common, "--max-number-of-files", "10")
+    assert restore.code == 1, restore.err
+    assert "unexpected" not in restore.err and "Traceback" not in restore.err
+    named = _lines_naming(restore.out + restore.err, "x" * 300)
+    assert len(named) == 1 and "too long" in named[0], restore.out + restore.err
+    assert restore.out.count("Retrieved archive") == 2
+
+    done = run_cli(local_server, "restore-completed", *common)
+    assert done.code == 1, done.err
+    assert "unexpected" not in done.err and "Traceback" not in done.err
+    named = _lines_naming(done.out + done.err, "x" * 300)
+    assert len(named) == 1 and "too long" in named[0], done.out + done.err
+    assert files_in(root) == {"a.txt": b"first", "z.txt": b"last"}
+
+
+def test_a_directory_in_a_files_place_is_refused_before_paying_or_downloading(
+    local_server: LocalServer, tmp_path: Path,
+) -> None:
+    """A directory where the journal has a file: restore asks for no retrieval of it, and
+    restore-completed downloads nothing for it (it used to fetch the whole archive and then
+    fail on the rename); one line each, exit 1, the other file restored."""
+    journal, root = tmp_path / "journal", tmp_path / "out"
+    seed_vault(local_server, journal, {"dir-now": b"was a file", "b.txt": b"bee"})
+    common = ("--dir", root, "--vault", VAULT, "--journal", journal)
+    (root / "dir-now").mkdir(parents=True)
+    before = local_server.control.stats()["requests"]
+
+    restore = run_cli(local_server, "restore", *common, "--max-number-of-files", "10")
+    assert restore.code == 1, restore.err
+    assert _lines_naming(restore.out + restore.err, "dir-now") == [
+        "ERROR: dir-now: cannot be restored: a directory is in its place"]
+    assert restore.out.count("Retrieved archive") == 1
+
+    done = run_cli(local_server, "restore-completed", *common)
+    assert done.code == 1, done.err
+    assert _lines_naming(done.out + done.err, "dir-now") == [
+        "ERROR: dir-now: cannot be restored: a directory is in its place"]
+    assert "Nothing to download" not in done.out
+    after = local_server.control.stats()["requests"]
+    assert after.get("InitiateJob", 0) - before.get("InitiateJob", 0) == 1
+    assert after.get("GetJobOutput", 0) - before.get("GetJobOutput", 0) == 1
+    assert files_in(root) == {"b.txt": b"bee"}
+
+
+def test_restore_completed_with_only_failures_does_not_say_nothing_to_download(
+    local_server: LocalServer, tmp_path: Path,
+) -> None:
+    """The refused file is one ERROR line, and no "Nothing to download" stands above it."""
+    journal, root = tmp_path / "journal", tmp_path / "out"
+    seed_vault(local_server, journal, {"sub/b.bin": b"bee"})
+    (tmp_path / "outside").mkdir()
+    root.mkdir()
+    (root / "sub").symlink_to(tmp_path / "outside", target_is_directory=True)
+    done = run_cli(local_server, "restore-completed", "--dir", root, "--vault", VAULT,
+                   "--journal", journal)
+    assert done.code == 1
+    assert "Nothing to download" not in done.out
+    errors = [x for x in _lines_naming(done.out + done.err, "sub/b.bin") if "ERROR" in x]
+    assert len(errors) == 1, done.out + done.err

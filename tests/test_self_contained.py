@@ -1,7 +1,7 @@
 """No Python file in the repository reads a path outside it.
 
 A plain clone, or an unpacked sdist, must run its tests and examples with nothing beside it: a
-fixture read from a sibling folder (``../shared``) works on the developer's machine and breaks
+fixture read from a sibling folder (``../elsewhere``) works on the developer's machine and breaks
 for every user. Every ``.py`` file is parsed with ``ast`` and two kinds of escape are reported:
 
 * a path built from ``__file__`` that climbs above the repository root (``parents[N]``,
@@ -198,13 +198,13 @@ def test_the_golden_vectors_are_the_projects_own_files() -> None:
 
 
 BAD = {
-    "parents": 'from pathlib import Path\nX = Path(__file__).resolve().parents[2] / "shared"\n',
+    "parents": 'from pathlib import Path\nX = Path(__file__).resolve().parents[2] / "elsewhere"\n',
     "parent chain": "from pathlib import Path\nX = Path(__file__).parent.parent.parent\n",
     "through a name": ("from pathlib import Path\nROOT = Path(__file__).resolve().parent.parent\n"
-                       'X = ROOT.parent / "shared" / "fixtures"\n'),
-    "dotdot literal": 'from pathlib import Path\nX = Path(__file__).parent / "../../shared"\n',
+                       'X = ROOT.parent / "elsewhere" / "fixtures"\n'),
+    "dotdot literal": 'from pathlib import Path\nX = Path(__file__).parent / "../../elsewhere"\n',
     "os.path": ("import os\nX = os.path.join(os.path.dirname(os.path.dirname("
-                'os.path.abspath(__file__))), "..", "shared")\n'),
+                'os.path.abspath(__file__))), "..", "elsewhere")\n'),
     "absolute": 'from pathlib import Path\nX = Path("/srv/data/fixtures/v.tsv")\n',
     "absolute open": 'X = open("/home/me/vectors.json").read()\n',
 }

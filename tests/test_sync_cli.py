@@ -198,12 +198,14 @@ def test_delete_removed(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = env.sync(capsys)
     assert code == 0
     assert len(env.live()) == 4  # without --delete-removed nothing is deleted
-    code, out, _ = env.sync(capsys, "--delete-removed")
+    code, out, err = env.sync(capsys, "--delete-removed")
     assert code == 0, out
-    assert "deleted 3 archive(s)" in out
-    assert set(env.latest()) == {"keep"}
+    assert "deleted 2 archive(s)" in out
+    # A file that exists is never removed: the emptied one keeps its archive, with a warning.
+    assert set(env.latest()) == {"keep", "emptied"}
+    assert "WARNING: emptied: empty now: its last archive is kept" in err
     journal_text = env.journal.read_text("utf-8")
-    assert journal_text.count("\tDELETED\t") == 3
+    assert journal_text.count("\tDELETED\t") == 2
     env.assert_consistent()
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,87 @@ def test_multipart_only_uploads_a_small_file_in_three_idempotent_requests(
     assert_vault_matches_journal(server, journal)
     entry = read_journal(journal).latest("small.txt")
     assert entry is not None and entry.tree_hash == tree_hash_bytes(b"tiny" * 10)
+
+
+def _stdin_victim(server: LocalServer, journal: Path) -> subprocess.Popen[bytes]:
+    """``upload-file --stdin`` with 1 MiB parts, fed 2.5 MiB and then nothing (stdin open)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glacierlib_cli", "upload-file", "--stdin", "--set-rel-filename",
+         "stream.bin", "--partsize", "1", "--vault", VAULT, "--journal", str(journal),
+         *connection(server)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(os.urandom(5 * MIB // 2))
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not any(u["parts"] for u in server.control.state()["vaults"][VAULT]["uploads"]):
+        assert proc.poll() is None and time.monotonic() < deadline, "no part was sent"
+        time.sleep(0.02)
+    return proc
+
+
+@pytest.mark.parametrize("next_command", ["upload-file", "sync"])
+def test_a_killed_stdin_upload_is_recorded_and_aborted_by_the_next_run(
+    server: LocalServer, tmp_path: Path, next_command: str,
+) -> None:
+    """SIGKILL mid-stream leaves a multipart upload on the service: ``<journal>.uploads``
+    records it, and the next upload-file or sync on that journal aborts it."""
+    journal = tmp_path / "j.log"
+    proc = _stdin_victim(server, journal)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.close()
+    proc.stderr.close()
+    stale = server.control.state()["vaults"][VAULT]["uploads"]
+    assert len(stale) == 1
+    recorded = [json.loads(line) for line in
+                Path(str(journal) + ".uploads").read_text().splitlines()]
+    assert [(r["upload_id"], r["stream"]) for r in recorded] == [(stale[0]["upload_id"], True)]
+
+    other = tmp_path / "d" / "other.txt"
+    other.parent.mkdir()
+    other.write_bytes(b"another file")
+    if next_command == "upload-file":
+        args = ["upload-file", "--filename", str(other), "--dir", str(other.parent)]
+    else:
+        args = ["sync", "--dir", str(other.parent), "--max-number-of-files", "5"]
+    assert main([*args, "--vault", VAULT, "--journal", str(journal), *connection(server)]) == 0
+    assert server.control.state()["vaults"][VAULT]["uploads"] == []
+    assert not Path(str(journal) + ".uploads").exists()
+    assert_vault_matches_journal(server, journal)
+
+
+def test_sigterm_mid_stdin_aborts_the_upload_at_once(server: LocalServer,
+                                                      tmp_path: Path) -> None:
+    """A stopped stream can never be resumed: SIGTERM aborts its upload before exiting 143,
+    with one line saying why, and nothing is journaled."""
+    journal = tmp_path / "j.log"
+    proc = _stdin_victim(server, journal)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.returncode == 143, err
+    assert "ERROR: stopped by SIGTERM" in err and "Traceback" not in err
+    assert server.control.state()["vaults"][VAULT]["uploads"] == []
+    assert not Path(str(journal) + ".uploads").exists()
+    assert read_journal(journal).archives == {}
+
+
+def test_a_failed_upload_is_one_error_line(server: LocalServer, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11: upload-file printed the same ERROR line twice (progress, then the exit)."""
+    target = tmp_path / "f.txt"
+    target.write_bytes(b"data" * 10)
+    server.control.inject_fault("UploadArchive", "error", 1, status=400,
+                                code="InvalidParameterValueException")
+    capsys.readouterr()
+    code = main(["upload-file", "--vault", VAULT, "--journal", str(tmp_path / "j.log"),
+                 "--filename", str(target), "--dir", str(tmp_path), *connection(server)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in (out + err).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "f.txt" in errors[0], out + err

@@ -43,7 +43,7 @@ def test_vault_lifecycle(local_server: LocalServer, capsys: pytest.CaptureFixtur
     assert main(["list-vaults", "--format", "json", *conn]) == 0
     text = capsys.readouterr().out
     doc = json.loads(text)  # pure JSON: no OK DONE after it
-    assert sorted(v["VaultName"] for v in doc) == ["alpha", "beta.2"]
+    assert sorted(v["VaultName"] for v in doc["VaultList"]) == ["alpha", "beta.2"]
 
     assert main(["delete-vault", "alpha", *conn]) == 0
     assert capsys.readouterr().out.splitlines() == ["Deleted vault alpha", "OK DONE"]

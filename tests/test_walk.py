@@ -103,16 +103,20 @@ def test_symlinked_dirs_only_with_follow_and_no_loops(tmp_path: Path) -> None:
     assert not any("loop" in r for r in followed)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any directory")
 def test_unreadable_directory_reported(tmp_path: Path) -> None:
+    """(tests/hostile/test_hostile_walk.py runs this as a process that modes apply to.)"""
     _tree(tmp_path, {"ok/a": b"a", "locked/b": b"b"})
     (tmp_path / "locked").chmod(0)
+    if os.access(tmp_path / "locked", os.R_OK):
+        (tmp_path / "locked").chmod(0o755)
+        pytest.skip("this process ignores file modes (root with CAP_DAC_OVERRIDE)")
     try:
         entries = list(walk_tree(tmp_path))
     finally:
         (tmp_path / "locked").chmod(0o755)
     assert _rels(entries) == {"ok/a"}
-    assert [e.display for e in entries if isinstance(e, WalkProblem)] == ["locked"]
+    assert [(e.display, e.kind, e.unproven) for e in entries
+            if isinstance(e, WalkProblem)] == [("locked/", "read", "locked")]
 
 
 def test_partial_downloads_are_not_walked(tmp_path: Path) -> None:
@@ -127,3 +131,79 @@ def test_partial_downloads_are_not_walked(tmp_path: Path) -> None:
         "sub/real.bin": b"r",
     })
     assert _rels(walk_tree(tmp_path)) == {"keep.txt", "sub/real.bin"}
+
+
+# -- issue #11: every walk error names what it hid ---------------------------------------------
+
+
+class _Race(FilterSet):
+    """Includes everything; removes or empties a name at the moment the walk asks about it."""
+
+    def __init__(self, acts: dict[str, object]) -> None:
+        super().__init__()
+        object.__setattr__(self, "_acts", acts)
+
+    def _fire(self, rel: str) -> None:
+        act = self._acts.pop(rel, None)  # type: ignore[attr-defined]
+        if act is not None:
+            act()
+
+    def includes(self, rel: str) -> bool:
+        self._fire(rel)
+        return True
+
+    def prunes_dir(self, rel_dir: str) -> bool:
+        self._fire(rel_dir)
+        return False
+
+
+def _problems(entries: list[object]) -> list[tuple[str, str, str | None]]:
+    return [(e.display, e.kind, e.unproven) for e in entries if isinstance(e, WalkProblem)]
+
+
+def test_names_vanishing_during_the_walk_are_unproven(tmp_path: Path) -> None:
+    import shutil
+
+    _tree(tmp_path, {"f": b"f", "d/x": b"x", "d/e/y": b"y", "keep": b"k", "shrinks": b"s"})
+    race = _Race({"f": (tmp_path / "f").unlink, "d/e/": lambda: shutil.rmtree(tmp_path / "d/e"),
+                  "shrinks": lambda: (tmp_path / "shrinks").write_bytes(b"")})
+    entries = list(walk_tree(tmp_path, filters=race))
+    assert sorted(_problems(entries)) == [
+        ("d/e/", "vanished", "d/e"), ("f", "vanished", "f")]
+    files = {e.rel: e.size for e in entries if isinstance(e, LocalFile)}
+    assert files == {"d/x": 1, "keep": 1, "shrinks": 0}  # an emptied file is still a file
+
+
+def test_missing_root_is_an_unproven_root(tmp_path: Path) -> None:
+    for follow in (False, True):
+        entries = list(walk_tree(tmp_path / "nope", follow=follow))
+        assert [(e.kind, e.unproven) for e in entries] == [("read", "")]  # type: ignore[union-attr]
+
+
+def test_journal_and_side_files_inside_the_tree_are_not_files(tmp_path: Path) -> None:
+    side = ["j.log", "j.log.index", "j.log.index.123.tmp", "j.log.uploads", "j.log.uploads.tmp",
+            "j.log.torn-20260101T000000Z", "j.log.torn-20260101T000000Z.2"]
+    data = ["j.log.txt", "j.log.index.bak", "other/j.log", "xj.log"]
+    _tree(tmp_path, {f"sub/{n}" if "/" not in n else n: b"x" for n in [*side, *data]})
+    entries = list(walk_tree(tmp_path, journal=tmp_path / "sub" / "j.log"))
+    assert _rels(entries) == {"sub/j.log.txt", "sub/j.log.index.bak", "other/j.log",
+                              "sub/xj.log"}
+    assert sorted(_problems(entries)) == sorted(
+        (f"sub/{n}", "journal", f"sub/{n}") for n in side)
+    # A journal outside the tree changes nothing; nor does one reached as "sub/../sub".
+    assert len(_rels(walk_tree(tmp_path, journal=tmp_path.parent / "j.log"))) == 11
+    assert _rels(walk_tree(tmp_path / "sub" / ".." / "sub", journal=tmp_path / "sub/j.log")) == {
+        "j.log.txt", "j.log.index.bak", "xj.log"}
+
+
+def test_not_absent_looks_at_the_path_once_more(tmp_path: Path) -> None:
+    from glacierlib.walk import not_absent
+
+    _tree(tmp_path, {"file": b"f", "d/x": b"x"})
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    check = not_absent(tmp_path)
+    assert check("file") is not None  # a regular file is there
+    assert check("link/x") is not None  # reached through a link the walk did not follow
+    assert check("missing") is None
+    assert check("file/below") is None  # ENOTDIR: a file where a directory was
+    assert check("d") is None  # a directory is not the regular file that was backed up

@@ -3,7 +3,8 @@
 Archives, parts and job outputs are blobs named by random keys; multipart archives are the
 list of their part blobs, so completing a 40 TB upload moves no bytes. A blob also keeps the
 SHA-256 of each of its 1 MiB leaves (computed while receiving it) so aligned range tree hashes
-of job output cost nothing. Vault metadata is a JSON document per vault, written whole.
+of job output cost nothing. Vault metadata is a JSON document per vault plus a log of the
+changes since it was written (see ``storage_disk``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ class ServerStorage(Protocol):
 
     def load_documents(self) -> Mapping[str, dict[str, Any]]: ...
 
-    def save_document(self, name: str, document: dict[str, Any]) -> None: ...
+    def save_document(self, name: str, document: dict[str, Any]) -> None:
+        """Replace the whole document (and forget its appended changes)."""
+        ...
+
+    def append_record(self, name: str, record: dict[str, Any]) -> None:
+        """Record one change to a document; ``load_documents`` replays it."""
+        ...
 
     def delete_document(self, name: str) -> None: ...
+
+    def close(self) -> None:
+        """Release what the storage holds (the data directory's lock)."""
+        ...

@@ -89,6 +89,9 @@ class ServerConfig:
     insufficient_capacity_status: int = 503
     #: fsync disk storage metadata and bodies (slower; only matters for power loss).
     fsync: bool = False
+    #: Serve the control plane (``/_local/...``, guarded by a per-run token); ``--local``
+    #: runs turn it off, since nothing in them uses it.
+    control_plane: bool = True
     max_vaults: int = 1000
     max_tags: int = 50
 

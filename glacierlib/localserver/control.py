@@ -1,7 +1,9 @@
 """The unsigned control plane (``/_local/...``) and ``ControlClient``, its Python face.
 
 Real Glacier has no such API: it is how tests move the simulated clock, finish jobs, take an
-inventory now, inspect state and script faults. It answers only clients on loopback, and it is
+inventory now, inspect state and script faults. It answers only clients on loopback that send
+the run's random token (header ``X-Local-Control-Token``; other local users on a shared host
+must not read a run's state or script its failures), and ``--local`` runs turn it off. It is
 plain HTTP+JSON so that tools in other languages (and ``curl``) can drive it too.
 """
 
@@ -21,6 +23,8 @@ from glacierlib.localserver.service import GlacierService
 __all__ = ["CONTROL_PREFIX", "ControlClient", "handle_control"]
 
 CONTROL_PREFIX = "/_local/"
+#: The header a control call carries its run's token in (``LocalServer.control`` knows it).
+CONTROL_TOKEN_HEADER = "X-Local-Control-Token"  # noqa: S105 - a header name
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -38,8 +42,10 @@ def handle_control(
     method: str,
     path: str,
     body: bytes,
+    s3: Any = None,
 ) -> tuple[int, Any]:
-    """Run one control call; returns (status, JSON-able result). Raises GlacierError."""
+    """Run one control call; returns (status, JSON-able result). Raises GlacierError.
+    ``s3``: the S3 face (``S3Api``), for ``s3/restore/complete`` and the state's buckets."""
     try:
         data = json.loads(body) if body else {}
     except ValueError:
@@ -71,7 +77,12 @@ def handle_control(
     if (method, action) == ("GET", "state"):
         state = service.state()
         state["faults"] = faults.pending()
+        if s3 is not None:
+            state["buckets"] = s3.state()
         return 200, state
+    if (method, action) == ("POST", "s3/restore/complete") and s3 is not None:
+        s3.complete_restore(_field(data, "bucket"), _field(data, "key"))
+        return 200, {}
     if (method, action) == ("POST", "faults"):
         try:
             fault, count = Fault.from_json(data)
@@ -94,10 +105,12 @@ def handle_control(
 
 
 class ControlClient:
-    """Drives a running local server's control plane over HTTP (no signature needed)."""
+    """Drives a running local server's control plane over HTTP with the run's token
+    (``LocalServer.control``; ``mtglacier local-server`` prints it as ``control-token``)."""
 
-    def __init__(self, endpoint_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, endpoint_url: str, *, token: str = "", timeout: float = 30.0) -> None:
         parts = urlsplit(endpoint_url)
+        self.token = token
         if parts.hostname is None or parts.port is None:
             raise ValueError(f"endpoint URL needs a host and port: {endpoint_url}")
         self._host = parts.hostname
@@ -109,6 +122,7 @@ class ControlClient:
         try:
             payload = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if payload is not None else {}
+            headers[CONTROL_TOKEN_HEADER] = self.token
             conn.request(method, CONTROL_PREFIX + action, body=payload, headers=headers)
             response = conn.getresponse()
             raw = response.read()
@@ -140,7 +154,12 @@ class ControlClient:
         """Snapshot the vault's inventory now (LastInventoryDate moves only on change)."""
         return dict(self._call("POST", "inventory", {"vault": vault}))
 
+    def complete_restore(self, bucket: str, key: str) -> None:
+        """Finish the S3 restore running on ``bucket``/``key`` now."""
+        self._call("POST", "s3/restore/complete", {"bucket": bucket, "key": key})
+
     def state(self) -> dict[str, Any]:
+        """Clock, vaults, faults and (``"buckets"``) the S3 face's buckets."""
         return dict(self._call("GET", "state"))
 
     def inject_fault(

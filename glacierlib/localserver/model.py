@@ -20,6 +20,7 @@ __all__ = [
     "Job",
     "Part",
     "Snapshot",
+    "Tracked",
     "Upload",
     "Vault",
     "new_archive_id",
@@ -78,7 +79,9 @@ class Archive:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Archive:
-        return cls(**{**d, "segments": _segments(d["segments"])})
+        # Positional and without re-conversion: a vault of 100,000 archives loads each run.
+        return cls(d["archive_id"], d["description"], d["created"], d["size"], d["tree_hash"],
+                   [(k, n) for k, n in d["segments"]])
 
     def item(self) -> InventoryItem:
         return InventoryItem(
@@ -165,6 +168,35 @@ class Snapshot:
     items: list[InventoryItem]
 
 
+class Tracked(dict[str, Any]):
+    """A vault collection that remembers which ids were set or removed since the last save,
+    so disk storage can write only those entries instead of the whole vault."""
+
+    def __init__(self, name: str, changes: set[tuple[str, str]], data: Any = ()) -> None:
+        super().__init__(data)
+        self._name = name
+        self._changes = changes
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._changes.add((self._name, key))
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changes.add((self._name, key))
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._changes.add((self._name, key))
+        return super().pop(key, *default)
+
+
+
+#: Vault fields saved whole with every change (all small); the rest are Tracked collections
+#: and the snapshot.
+HEADER_FIELDS = ("name", "created", "notifications", "tags", "access_policy", "lock", "dirty",
+                 "next_inventory_at", "last_write_at", "snapshot_due")
+
+
 @attrs.define
 class Vault:
     name: str
@@ -183,6 +215,41 @@ class Vault:
     #: Written (upload, completed upload, delete) since the last snapshot.
     dirty: bool = False
     next_inventory_at: float | None = None
+    #: When the last write happened (the next snapshot is due an interval after it).
+    last_write_at: float | None = None
+    #: A snapshot as of this time is due but not yet built: it is built when something reads
+    #: it or before an archive is deleted, so a write never costs O(vault).
+    snapshot_due: float | None = None
+    #: (collection, id) changed since the last save, and whether the snapshot changed.
+    changes: set[tuple[str, str]] = attrs.field(factory=set, eq=False, repr=False)
+    snapshot_changed: bool = attrs.field(default=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        for coll in ("archives", "retained", "uploads", "finished_uploads", "jobs"):
+            setattr(self, coll, Tracked(coll, self.changes, getattr(self, coll)))
+
+    def touch(self, coll: str, key: str) -> None:
+        """Mark an entry changed in place (a job finishing, a part added to an upload)."""
+        self.changes.add((coll, key))
+
+    def header(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in HEADER_FIELDS}
+
+    def entry(self, coll: str, key: str) -> dict[str, Any] | None:
+        """One collection entry in its document form, or None when it is gone."""
+        value = getattr(self, coll).get(key)
+        if value is None:
+            return None
+        if coll == "finished_uploads":
+            return attrs.asdict(value)
+        return value.to_dict()  # type: ignore[no-any-return]
+
+    def size(self) -> int:
+        """Entries in the vault's document (how long a change log may grow before
+        compaction)."""
+        return (len(self.archives) + len(self.retained) + len(self.uploads)
+                + len(self.finished_uploads) + len(self.jobs)
+                + (len(self.snapshot.items) if self.snapshot else 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +274,8 @@ class Vault:
             },
             "dirty": self.dirty,
             "next_inventory_at": self.next_inventory_at,
+            "last_write_at": self.last_write_at,
+            "snapshot_due": self.snapshot_due,
         }
 
     @classmethod
@@ -231,11 +300,16 @@ class Vault:
             else Snapshot(snap["taken_at"], [InventoryItem.from_list(r) for r in snap["items"]]),
             dirty=bool(d.get("dirty")),
             next_inventory_at=d.get("next_inventory_at"),
+            last_write_at=d.get("last_write_at"),
+            snapshot_due=d.get("snapshot_due"),
         )
 
-    def referenced_keys(self) -> set[str]:
+    def referenced_keys(self, *, archives: bool = True) -> set[str]:
+        """Blob keys in use; ``archives=False`` leaves out live archives' own bodies (every
+        blob key is random and belongs to one archive, so only the other holders matter
+        when that archive's or a part's keys are released)."""
         keys: set[str] = set()
-        for archive in (*self.archives.values(), *self.retained.values()):
+        for archive in (*(self.archives.values() if archives else ()), *self.retained.values()):
             keys.update(k for k, _ in archive.segments)
         for upload in self.uploads.values():
             keys.update(p.key for p in upload.parts.values())

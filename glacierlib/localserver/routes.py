@@ -24,6 +24,10 @@ UPLOAD_OPERATIONS = frozenset({"UploadArchive", "UploadMultipartPart"})
 class BodyReader(Protocol):
     def readinto(self, buffer: memoryview) -> int | None: ...
 
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes in a new object (short only at the end of the body)."""
+        ...
+
 
 @attrs.frozen
 class Route:

@@ -10,10 +10,12 @@ chunks (``sendfile`` for disk blobs).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
 import json
 import logging
 import os
+import secrets
 import socket
 import struct
 import threading
@@ -31,6 +33,7 @@ from glacierlib.localserver.clock import SimClock
 from glacierlib.localserver.config import ServerConfig
 from glacierlib.localserver.control import (
     CONTROL_PREFIX,
+    CONTROL_TOKEN_HEADER,
     ControlClient,
     error_body,
     handle_control,
@@ -39,6 +42,7 @@ from glacierlib.localserver.errors import GlacierError, missing
 from glacierlib.localserver.faults import Fault, FaultTable, RequestStats
 from glacierlib.localserver.model import new_request_id
 from glacierlib.localserver.routes import UPLOAD_OPERATIONS, Call, Reply, match_route
+from glacierlib.localserver.s3 import S3Api, is_s3_request, open_s3, serve_s3
 from glacierlib.localserver.service import GlacierService
 from glacierlib.localserver.sigv4 import verify_request
 from glacierlib.localserver.storage_disk import DiskStorage
@@ -53,6 +57,8 @@ _MAX_SMALL_BODY = 1 << 20
 #: Largest unread upload body drained to keep a connection after an early error.
 _MAX_DRAIN = 64 << 20
 _IDLE_TIMEOUT = 120.0
+#: Bodies up to this size go out in the same write as the headers.
+_COALESCE = 64 << 10
 
 
 class _CountingReader:
@@ -70,6 +76,11 @@ class _CountingReader:
         self.remaining -= n
         return int(n)
 
+    def read(self, size: int) -> bytes:
+        data = self._rfile.read(min(size, self.remaining)) if self.remaining > 0 else b""
+        self.remaining -= len(data)
+        return bytes(data)
+
     def drain(self) -> bool:
         """Discard the rest of the body; False when it is too big to bother (close instead)."""
         if self.remaining > _MAX_DRAIN:
@@ -85,17 +96,28 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    #: The S3 face (set by ``_start``).
+    s3: S3Api | None = None
 
     def __init__(self, address: tuple[str, int], service: GlacierService,
-                 config: ServerConfig) -> None:
+                 config: ServerConfig, control_token: str | None,
+                 listening: socket.socket | None = None) -> None:
         self.service = service
         self.config = config
+        #: None: the control plane is off; otherwise every control call must carry it.
+        self.control_token = control_token
         self.faults = FaultTable()
         self.stats = RequestStats()
         self.secrets = dict(config.key_pairs)
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, bind_and_activate=listening is None)
+        if listening is not None:
+            # Bound and listening already (by the parent of a child server): connections
+            # made before this process was ready wait in its backlog.
+            self.socket.close()
+            self.socket = listening
+            self.server_address = listening.getsockname()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client vanishing mid-request is routine; log it instead of printing to stderr."""
@@ -129,6 +151,13 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = _IDLE_TIMEOUT
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        # Without TCP_NODELAY a reply written as headers then body waits for the client's
+        # delayed ACK (about 40 ms) before its second segment leaves: Nagle's algorithm.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.client_address[0], *args)
 
@@ -142,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
         self._handle()
 
     # ------------------------------------------------------------------ plumbing
@@ -169,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path.startswith(CONTROL_PREFIX):
             self._control(url.path, request_id)
+            return
+        if is_s3_request(self.command, self.headers):
+            serve_s3(self, url, request_id, _CountingReader)
             return
         reader: _CountingReader | None = None
         fault: Fault | None = None
@@ -286,6 +321,12 @@ class _Handler(BaseHTTPRequestHandler):
         if truncate:
             self._send_truncated(reply, length)
             return
+        buffered: list[bytes] | None = getattr(self, "_headers_buffer", None)
+        if buffered is not None and reply.stream is None and len(reply.body) <= _COALESCE:
+            # Headers and a small body in one segment: one send, one ACK.
+            buffered.append(b"\r\n" + reply.body)
+            self.flush_headers()
+            return
         self.end_headers()
         if reply.stream is not None:
             self._send_stream(reply)
@@ -334,8 +375,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, path: str, request_id: str) -> None:
         try:
+            token = self.server.control_token
+            if token is None:
+                raise GlacierError(404, "ResourceNotFoundException",
+                                   "the control plane is off on this server")
             if not ipaddress.ip_address(self.client_address[0]).is_loopback:
                 raise GlacierError(403, "AccessDeniedException", "control plane is loopback only")
+            given = self.headers.get(CONTROL_TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
+                self.close_connection = True
+                raise GlacierError(403, "AccessDeniedException",
+                                   "control calls need this run's control token")
             length = self._content_length() or 0
             if length > _MAX_SMALL_BODY:
                 self.close_connection = True
@@ -343,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length) if length else b""
             status, result = handle_control(
                 self.server.service, faults=self.server.faults, stats=self.server.stats,
-                method=self.command, path=path, body=body,
+                method=self.command, path=path, body=body, s3=self.server.s3,
             )
             reply = Reply(
                 status,
@@ -358,10 +408,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply, request_id)
 
 
-def _make_storage(data_dir: Path | None, config: ServerConfig) -> ServerStorage:
+def _make_storage(data_dir: Path | None, config: ServerConfig, lock_fd: int | None = None
+                  ) -> ServerStorage:
     if data_dir is None:
         return MemoryStorage()
-    return DiskStorage(Path(data_dir), fsync=config.fsync)
+    return DiskStorage(Path(data_dir), fsync=config.fsync, lock_fd=lock_fd)
 
 
 @attrs.define
@@ -392,16 +443,48 @@ class LocalServer:
 
     def stop(self) -> None:
         self._httpd.shutdown()
-        self._httpd.close_connections()
-        self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.close()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until :meth:`request_stop` (from another thread)."""
+        self._httpd.serve_forever(poll_interval=0.05)
+
+    def request_stop(self) -> None:
+        """Make :meth:`serve_forever` return; waits until it has."""
+        self._httpd.shutdown()
+
+    def close(self) -> None:
+        """Close the connections and the socket, then the storage (releases the lock)."""
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        with self.service.lock:
+            self.service.storage.close()
+        s3 = self._httpd.s3
+        if s3 is not None:
+            with s3.lock:
+                s3.storage.close()
 
 
 def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
-           *, thread: bool) -> LocalServer:
-    service = GlacierService(_make_storage(data_dir, config), config, SimClock())
-    httpd = _Server((host, port), service, config)
+           *, thread: bool, listening: socket.socket | None = None,
+           lock_fd: int | None = None) -> LocalServer:
+    storage = _make_storage(data_dir, config, lock_fd)
+    try:
+        service = GlacierService(storage, config, SimClock())
+        s3 = open_s3(data_dir, service.clock, fsync=config.fsync)
+        # A fresh random token per run: other local users cannot read or script this run.
+        token = secrets.token_urlsafe(24) if config.control_plane else None
+        try:
+            httpd = _Server((host, port), service, config, token, listening)
+        except BaseException:
+            s3.storage.close()
+            raise
+        httpd.s3 = s3
+    except BaseException:
+        storage.close()
+        raise
     bound_host, bound_port = httpd.server_address[:2]
     shown = bound_host if isinstance(bound_host, str) else bound_host.decode()
     if shown in ("0.0.0.0", ""):
@@ -422,7 +505,7 @@ def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
         region=config.region,
         access_key=access_key,
         secret_key=secret_key,
-        control=ControlClient(endpoint),
+        control=ControlClient(endpoint, token=token or ""),
         service=service,
         httpd=httpd,
         thread=worker,
@@ -468,9 +551,8 @@ def serve(
     if on_ready is not None:
         on_ready(server)
     try:
-        server._httpd.serve_forever()
+        server.serve_forever()
     except KeyboardInterrupt:
         logger.info("local Glacier server stopping")
     finally:
-        server._httpd.close_connections()
-        server._httpd.server_close()
+        server.close()

@@ -53,6 +53,10 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 _TIERS = ("Expedited", "Standard", "Bulk")
 _EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
 _ACCOUNT_DOC = "account"
+#: Bytes per chunk handed to a storage that takes chunks (``MemoryStorage``).
+_CHUNK = 4 << 20
+#: A change log shorter than this is never compacted (small vaults).
+_MIN_LOG = 1000
 
 
 def _vault_doc(name: str) -> str:
@@ -78,7 +82,20 @@ def receive_body(storage: ServerStorage, reader: BodyReader, length: int) -> Rec
     linear = hashlib.sha256()
     tree = TreeHasher()
     remaining = length
+    append = getattr(writer, "append", None)
     try:
+        while remaining and append is not None:
+            # Chunks read into new bytes objects: nothing zeroes a buffer before the socket
+            # fills it (bytearray(n) does, a whole pass over every byte stored in memory).
+            chunk = reader.read(min(remaining, _CHUNK))
+            if not chunk:
+                raise GlacierError(
+                    408, "RequestTimeoutException", "The request body ended too early."
+                )
+            linear.update(chunk)
+            tree.update(chunk)
+            append(chunk)
+            remaining -= len(chunk)
         while remaining:
             buf = writer.buffer(remaining)
             filled = 0
@@ -146,6 +163,8 @@ class GlacierService:
         self.capacity: list[dict[str, Any]] = []
         #: SNS messages the real service would have published: (topic, job description).
         self.publications: list[dict[str, Any]] = []
+        #: Change-log lines written per vault document since its last full rewrite.
+        self._log_lengths: dict[str, int] = {}
         self._load()
 
     # ---------------------------------------------------------------- persistence
@@ -160,6 +179,11 @@ class GlacierService:
         for name, doc in docs.items():
             if name.startswith("vault-"):
                 vault = Vault.from_dict(doc)
+                if vault.dirty and vault.last_write_at is None:
+                    # Written by a version that did not record write times: treat the last
+                    # write as now, so the next snapshot follows this run's interval.
+                    vault.last_write_at = self.clock.now()
+                vault.changes.clear()
                 self.vaults[vault.name] = vault
         if self.storage.persistent:
             referenced: set[str] = set()
@@ -169,8 +193,38 @@ class GlacierService:
                 self.storage.delete(key)
 
     def _save(self, vault: Vault) -> None:
-        if self.storage.persistent:
-            self.storage.save_document(_vault_doc(vault.name), vault.to_dict())
+        """Persist what changed in ``vault`` since its last save: O(change), not O(vault).
+
+        Called under the lock before the reply is sent, so an acknowledged write is in the
+        change log (the page cache survives a killed process; ``fsync`` covers power loss).
+        The log is folded into a fresh document once it is as long as the vault itself.
+        """
+        changes = set(vault.changes)
+        vault.changes.clear()
+        snapshot_changed, vault.snapshot_changed = vault.snapshot_changed, False
+        if not self.storage.persistent:
+            return
+        name = _vault_doc(vault.name)
+        if self._log_lengths.get(name, 0) >= max(_MIN_LOG, vault.size()):
+            self.storage.save_document(name, vault.to_dict())
+            self._log_lengths[name] = 0
+            return
+        record: dict[str, Any] = {"h": vault.header()}
+        puts, deletes = [], []
+        for coll, key in changes:
+            entry = vault.entry(coll, key)
+            if entry is None:
+                deletes.append((coll, key))
+            else:
+                puts.append((coll, key, entry))
+        if puts:
+            record["p"] = puts
+        if deletes:
+            record["d"] = deletes
+        if snapshot_changed:
+            record["s"] = vault.to_dict()["snapshot"] if vault.snapshot else None
+        self.storage.append_record(name, record)
+        self._log_lengths[name] = self._log_lengths.get(name, 0) + 1
 
     def save_account(self) -> None:
         if self.storage.persistent:
@@ -183,9 +237,21 @@ class GlacierService:
                 },
             )
 
-    def _release(self, vault: Vault | None, keys: Iterable[str]) -> None:
-        """Delete blobs no longer referenced by the vault (or at all, if it is gone)."""
-        still = vault.referenced_keys() if vault is not None else set()
+    def _release(self, vault: Vault | None, keys: Iterable[str], *,
+                 archive_id: str | None = None, scan: bool = True) -> None:
+        """Delete blobs no longer referenced by the vault (or at all, if it is gone).
+
+        ``scan=False``: the keys cannot belong to any live archive except ``archive_id``
+        (a deleted archive's or a part's own keys, or a job's copy of one archive's keys),
+        so the O(vault) scan of every archive is skipped.
+        """
+        if vault is None:
+            still: set[str] = set()
+        else:
+            still = vault.referenced_keys(archives=scan)
+            owner = vault.archives.get(archive_id or "") if not scan else None
+            if owner is not None:
+                still.update(k for k, _ in owner.segments)
         for key in {k for k in keys if k} - still:
             self.storage.delete(key)
 
@@ -247,12 +313,20 @@ class GlacierService:
         now = self.clock.now()
         changed = False
         interval = self.config.inventory_interval
-        if vault.next_inventory_at is not None and vault.next_inventory_at <= now:
-            at = vault.next_inventory_at
-            self._snapshot(vault, at)
+        due = vault.next_inventory_at
+        if due is not None and vault.dirty and vault.last_write_at is not None:
+            # A snapshot follows a write within this server's interval, even when the
+            # vault was written by a server with a longer one (local-server, then --local).
+            due = min(due, vault.last_write_at + interval)
+        if due is not None and due <= now:
+            at = due
+            if vault.dirty or (vault.snapshot is None and vault.snapshot_due is None):
+                # Built when first read (or before a delete): a write never pays O(vault).
+                vault.snapshot_due = at
+                vault.dirty = vault.last_write_at is not None and vault.last_write_at > at
             skipped = int((now - at) // interval) + 1 if interval > 0 else 1
             vault.next_inventory_at = at + skipped * interval if vault.dirty else None
-            changed = True
+            # Not saved on its own: after a restart the same due time gives the same result.
         for job in list(vault.jobs.values()):
             if not job.completed and job.ready_at <= now:
                 self._finish_job(vault, job, job.ready_at)
@@ -263,12 +337,13 @@ class GlacierService:
                 and job.completed_at + self.config.job_output_ttl <= now
             ):
                 del vault.jobs[job.job_id]
-                self._release(vault, [k for k, _ in job.segments] + [job.output_key or ""])
+                self._release(vault, [k for k, _ in job.segments] + [job.output_key or ""],
+                              archive_id=job.archive_id, scan=False)
                 changed = True
         for upload in list(vault.uploads.values()):
             if upload.last_activity + self.config.upload_ttl <= now:
                 del vault.uploads[upload.upload_id]
-                self._release(vault, [p.key for p in upload.parts.values()])
+                self._release(vault, [p.key for p in upload.parts.values()], scan=False)
                 changed = True
         for uid, done in list(vault.finished_uploads.items()):
             if done.at + self.config.upload_grace <= now:
@@ -278,21 +353,22 @@ class GlacierService:
             keys = [k for k, _ in archive.segments]
             if not any(k for j in vault.jobs.values() for k, _ in j.segments if k in keys):
                 del vault.retained[aid]
-                self._release(vault, keys)
+                self._release(vault, keys, scan=False)
                 changed = True
         if changed:
             self._save(vault)
 
-    def _snapshot(self, vault: Vault, at: float) -> None:
-        """Record the inventory as of ``at``; the date moves only if contents changed."""
-        if vault.snapshot is not None and not vault.dirty:
+    def _materialize(self, vault: Vault) -> None:
+        """Build the due snapshot now: something reads it, or an archive is about to go."""
+        at = vault.snapshot_due
+        if at is None:
             return
-        items = sorted(
+        vault.snapshot_due = None
+        vault.snapshot = Snapshot(at, sorted(
             (a.item() for a in vault.archives.values() if a.created <= at),
             key=lambda i: i.created,
-        )
-        vault.snapshot = Snapshot(at, items)
-        vault.dirty = any(a.created > at for a in vault.archives.values())
+        ))
+        vault.snapshot_changed = True
 
     def take_inventory(self, name: str) -> dict[str, Any]:
         with self.lock:
@@ -300,9 +376,11 @@ class GlacierService:
             if vault is None:
                 raise not_found(f"Vault not found: {name}")
             self._tick(vault)
-            self._snapshot(vault, self.clock.now())
-            if not vault.dirty:
-                vault.next_inventory_at = None
+            if vault.dirty or (vault.snapshot is None and vault.snapshot_due is None):
+                vault.snapshot_due = self.clock.now()
+                vault.dirty = False
+            self._materialize(vault)
+            vault.next_inventory_at = None
             self._save(vault)
             assert vault.snapshot is not None
             return {
@@ -312,12 +390,14 @@ class GlacierService:
 
     def _written(self, vault: Vault) -> None:
         vault.dirty = True
+        vault.last_write_at = self.clock.now()
         if vault.next_inventory_at is None:
             vault.next_inventory_at = self.clock.now() + self.config.inventory_interval
 
     # ---------------------------------------------------------------- vaults
 
     def _describe_vault(self, vault: Vault, region: str) -> dict[str, Any]:
+        self._materialize(vault)
         snap = vault.snapshot
         items = snap.items if snap else []
         return self._opt(
@@ -377,6 +457,7 @@ class GlacierService:
     def op_DeleteVault(self, call: Call) -> Reply:
         with self.lock:
             vault = self._vault(call)
+            self._materialize(vault)
             empty = vault.snapshot is None or not vault.snapshot.items
             blocked = self.config.uploads_block_delete and bool(vault.uploads)
             if not empty or vault.dirty or blocked:
@@ -442,6 +523,8 @@ class GlacierService:
         archive_id = call.route.item or ""
         with self.lock:
             vault = self._vault(call)
+            if archive_id in vault.archives:
+                self._materialize(vault)  # the due snapshot still lists this archive
             archive = vault.archives.pop(archive_id, None)
             if archive is None:
                 for other in self.vaults.values():
@@ -454,11 +537,12 @@ class GlacierService:
                     job.status = "Failed"
                     job.status_message = "The archive was deleted before the job completed."
                     job.completed_at = now
+                    vault.touch("jobs", job.job_id)
             keys = [k for k, _ in archive.segments]
             if any(k for j in vault.jobs.values() for k, _ in j.segments if k in keys):
                 vault.retained[archive_id] = archive
             self._written(vault)
-            self._release(vault, keys)
+            self._release(vault, keys, scan=False)
             self._save(vault)
         return Reply(204)
 
@@ -539,8 +623,9 @@ class GlacierService:
             old = upload.parts.get(index)
             upload.parts[index] = Part(got.key, length, got.tree_hash)
             upload.last_activity = self.clock.now()
+            vault.touch("uploads", upload_id)
             if old is not None:
-                self._release(vault, [old.key])
+                self._release(vault, [old.key], scan=False)
             self._save(vault)
         return Reply(204, (("x-amz-sha256-tree-hash", got.tree_hash),))
 
@@ -612,7 +697,7 @@ class GlacierService:
             upload = self._upload(vault, upload_id)
             del vault.uploads[upload_id]
             vault.finished_uploads[upload_id] = FinishedUpload(self.clock.now(), None)
-            self._release(vault, [p.key for p in upload.parts.values()])
+            self._release(vault, [p.key for p in upload.parts.values()], scan=False)
             self._save(vault)
         return Reply(204)
 
@@ -811,9 +896,11 @@ class GlacierService:
         job.status = "Succeeded"
         job.status_message = "Succeeded"
         job.completed_at = at
+        vault.touch("jobs", job.job_id)
         self._publish(vault, job)
 
     def _fail(self, vault: Vault, job: Job, message: str, at: float) -> None:
+        vault.touch("jobs", job.job_id)
         job.status = "Failed"
         job.status_message = message
         job.completed_at = at
@@ -842,6 +929,7 @@ class GlacierService:
 
     def _render_inventory(self, vault: Vault, job: Job) -> bool:
         assert job.inventory is not None
+        self._materialize(vault)
         snap = vault.snapshot
         if snap is None and self.config.no_inventory == "fail":
             return False
@@ -1015,7 +1103,8 @@ class GlacierService:
         with self.lock:
             vault, job = self._control_job(vault_name, job_id)
             del vault.jobs[job_id]
-            self._release(vault, [k for k, _ in job.segments] + [job.output_key or ""])
+            self._release(vault, [k for k, _ in job.segments] + [job.output_key or ""],
+                          archive_id=job.archive_id, scan=False)
             self._save(vault)
 
     def _control_job(self, vault_name: str, job_id: str) -> tuple[Vault, Job]:
@@ -1031,6 +1120,8 @@ class GlacierService:
     def state(self) -> dict[str, Any]:
         with self.lock:
             self.tick_all()
+            for vault in self.vaults.values():
+                self._materialize(vault)
             return {
                 "clock": self.clock.now(),
                 "clock_offset": self.clock.offset,

@@ -1,29 +1,61 @@
 """Disk storage under a data directory: survives restarts, never holds a body in memory.
 
-Layout: ``meta/<name>.json`` (one document per vault plus the account's, each replaced
-atomically by write-to-temp + ``os.replace``), ``blobs/<key>`` and ``blobs/<key>.leaves``
-(archive and part bodies with their 1 MiB leaf digests), ``tmp/`` for bodies still arriving.
-A crash can leave only temporary files and unreferenced blobs, both swept at the next start.
+Layout: ``lock`` (held with ``flock`` by the one process serving the directory),
+``meta/<name>.json`` (a vault's or the account's full document, replaced atomically by
+write-to-temp + ``os.replace``), ``meta/<name>.log`` (the changes since that document, one
+JSON line per acknowledged write, appended with a single ``write``), ``blobs/<key>`` and
+``blobs/<key>.leaves`` (archive and part bodies with their 1 MiB leaf digests; none for bodies
+of 64 KiB or less, whose one digest is recomputed when needed).
+
+Why a log: rewriting a vault's whole document on every upload made each upload cost O(vault)
+and a sync O(vault^2). A log line costs the same however large the vault is; the document is
+rewritten only when the log has grown as long as the vault (amortised O(1) per write). Every
+log line is an idempotent upsert or delete keyed by id, so replaying a log over a document
+that already contains it (a crash between the two steps of compaction) changes nothing.
+Directories written before the log existed are plain documents without a log: they load as
+they are (the first compaction rewrites them in the same format).
+
+A crash can leave only unreferenced blobs (bodies still arriving, or received but not yet in
+the log) and a torn last log line (an unacknowledged write), swept or dropped at the next
+start. The directory is private:
+directories 0700, files 0600.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from glacierlib.exceptions import DataDirectoryInUse
 from glacierlib.localserver.blobs import BlobWriter
 
-__all__ = ["DiskStorage"]
+__all__ = ["DiskStorage", "apply_record", "lock_data_dir"]
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 1 << 20
 _SCRATCH = 4 << 20
+#: Bodies up to this size get no ``.leaves`` file (cheap to hash again when asked).
+_NO_LEAVES_FILE = 64 << 10
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+#: Collections of a vault document that log lines update entry by entry (name -> id field).
+COLLECTIONS = {
+    "archives": "archive_id",
+    "retained": "archive_id",
+    "uploads": "upload_id",
+    "jobs": "job_id",
+    "finished_uploads": None,
+}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -34,15 +66,38 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _open_private(path: Path, flags: int) -> int:
+    return os.open(path, flags | os.O_CLOEXEC, _FILE_MODE)
+
+
+_scratch = threading.local()
+
+
+def _thread_scratch() -> memoryview:
+    """One reused receive buffer per server thread: a fresh 4 MiB buffer per body costs a
+    page-zeroing pass over it."""
+    view: memoryview | None = getattr(_scratch, "view", None)
+    if view is None:
+        view = memoryview(bytearray(_SCRATCH))
+        _scratch.view = view
+    return view
+
+
 class _DiskWriter:
-    """Streams a body into ``tmp/`` through one reused scratch buffer."""
+    """Streams a body into its blob file through the thread's reused scratch buffer.
+
+    Written in place, not renamed from ``tmp/``: until a change-log line names the key the
+    blob is unreferenced, and the next start sweeps unreferenced blobs anyway (one file
+    operation less per upload).
+    """
 
     def __init__(self, owner: DiskStorage, size: int) -> None:
         self._owner = owner
         self._key = secrets.token_hex(16)
-        self._tmp = owner.root / "tmp" / self._key
-        self._file = open(self._tmp, "wb", buffering=0)  # noqa: SIM115 - closed in finish
-        self._scratch = memoryview(bytearray(min(max(size, 1), _SCRATCH)))
+        self._path = owner.root / "blobs" / self._key
+        self._size = size
+        self._fd = _open_private(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        self._scratch = _thread_scratch()
 
     def buffer(self, max_length: int) -> memoryview:
         return self._scratch[: min(max_length, len(self._scratch))]
@@ -50,35 +105,132 @@ class _DiskWriter:
     def commit(self, length: int) -> None:
         view = self._scratch[:length]
         while view:
-            written = self._file.write(view)
-            view = view[written or 0 :]
+            written = os.write(self._fd, view)
+            view = view[written:]
 
     def finish(self, leaves: bytes) -> str:
-        if self._owner.fsync:
-            os.fsync(self._file.fileno())
-        self._file.close()
-        blobs = self._owner.root / "blobs"
-        (blobs / f"{self._key}.leaves").write_bytes(leaves)
-        os.replace(self._tmp, blobs / self._key)
+        try:
+            if self._owner.fsync:
+                os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+        if self._size > _NO_LEAVES_FILE:
+            # A small body's one leaf is the SHA-256 of the whole body: ``leaves``
+            # recomputes it on demand instead of a second file per small upload.
+            path = self._path.with_suffix(".leaves")
+            fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.write(fd, leaves)
+            finally:
+                os.close(fd)
         return self._key
 
     def discard(self) -> None:
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._path.unlink(missing_ok=True)
+
+
+def apply_record(doc: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """Apply one log line to a vault document (as ``Vault.to_dict`` writes it), in place.
+
+    Collections are held as id -> entry dicts while replaying (``_as_maps``/``_as_lists``).
+    """
+    header = record.get("h")
+    if isinstance(header, dict):
+        doc.update(header)
+    if "s" in record:
+        doc["snapshot"] = record["s"]
+    for coll, key, value in record.get("p", ()):
+        doc[coll][key] = value
+    for coll, key in record.get("d", ()):
+        doc[coll].pop(key, None)
+
+
+def _as_maps(doc: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    for coll, id_field in COLLECTIONS.items():
+        raw = doc.get(coll) or ({} if id_field is None else [])
+        out[coll] = dict(raw) if id_field is None else {e[id_field]: e for e in raw}
+    return out
+
+
+def _as_lists(doc: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    for coll, id_field in COLLECTIONS.items():
+        out[coll] = doc[coll] if id_field is None else list(doc[coll].values())
+    return out
+
+
+def lock_data_dir(root: Path) -> int:
+    """Create ``root`` (0700) and hold ``root/lock``; refuse at once if another holds it.
+
+    Two processes on one directory would each keep their own picture of the vaults and
+    overwrite the other's (last writer wins), then sweep the other's bodies as unreferenced.
+    ``flock`` is released by the kernel when the last holder dies, so a crashed server never
+    leaves the directory locked. Returns the descriptor that holds the lock.
+    """
+    root.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    fd = _open_private(root / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = b""
+        with contextlib.suppress(OSError):
+            holder = os.pread(fd, 32, 0).strip()
+        os.close(fd)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise
+        pid = holder.decode("ascii", "replace") if holder.isdigit() else "unknown"
+        raise DataDirectoryInUse(
+            f"{root}: the local server data directory is in use by another process "
+            f"(pid {pid}); only one command or local-server may use it at a time",
+            hint="wait for it to finish, or use another directory",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
 
 
 class DiskStorage:
-    """Bodies as files, metadata as JSON documents, all under ``root``."""
+    """Bodies as files, metadata as documents plus change logs, all under ``root``."""
 
     persistent = True
 
-    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+    def __init__(self, root: Path, *, fsync: bool = False, lock_fd: int | None = None) -> None:
+        """``lock_fd``: the directory's lock, already taken by :func:`lock_data_dir` (a
+        parent that starts this server in a child process); it is closed with the storage."""
         self.root = Path(root)
         self.fsync = fsync
-        for sub in ("meta", "blobs", "tmp"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        for leftover in (self.root / "tmp").iterdir():
-            leftover.unlink(missing_ok=True)
+        self._logs: dict[str, int] = {}
+        self._log_lock = threading.Lock()
+        self._lock_fd = lock_data_dir(self.root) if lock_fd is None else lock_fd
+        try:
+            for sub in ("meta", "blobs", "tmp"):
+                (self.root / sub).mkdir(exist_ok=True, mode=_DIR_MODE)
+            for leftover in (self.root / "tmp").iterdir():
+                leftover.unlink(missing_ok=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_open(self) -> None:
+        # A request still finishing after close must not write to a directory that another
+        # process may hold by now.
+        if self._lock_fd < 0:
+            raise OSError(f"{self.root}: the local server storage is closed")
+
+    def close(self) -> None:
+        """Close the change logs and release the directory."""
+        with self._log_lock:
+            for fd in self._logs.values():
+                os.close(fd)
+            self._logs.clear()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # ---------------------------------------------------------------- blobs
 
     def new_blob(self, size: int) -> BlobWriter:
         return _DiskWriter(self, size)
@@ -115,8 +267,19 @@ class DiskStorage:
         return self._blob(key)
 
     def leaves(self, key: str) -> bytes:
-        path = self._blob(key).with_suffix(".leaves")
-        return path.read_bytes() if path.exists() else b""
+        path = self._blob(key)
+        try:
+            return path.with_suffix(".leaves").read_bytes()
+        except FileNotFoundError:
+            pass
+        # Written without a leaves file: a small body, whose one leaf is its SHA-256.
+        with open(path, "rb") as f:
+            body = f.read(_NO_LEAVES_FILE + 1)
+        if not body:
+            return b""
+        if len(body) > _NO_LEAVES_FILE:
+            raise OSError(f"blob {key} has no leaf digests")
+        return hashlib.sha256(body).digest()
 
     def delete(self, key: str) -> None:
         path = self._blob(key)
@@ -126,19 +289,59 @@ class DiskStorage:
     def keys(self) -> set[str]:
         return {p.name for p in (self.root / "blobs").iterdir() if not p.suffix}
 
+    # ---------------------------------------------------------------- documents
+
     def load_documents(self) -> Mapping[str, dict[str, Any]]:
+        """Every document with its log replayed; a torn last log line is dropped."""
         documents: dict[str, dict[str, Any]] = {}
-        for path in sorted((self.root / "meta").glob("*.json")):
+        meta = self.root / "meta"
+        names = {p.stem for p in meta.glob("*.json")} | {p.stem for p in meta.glob("*.log")}
+        for name in sorted(names):
+            path = meta / f"{name}.json"
+            doc: dict[str, Any] | None = None
             try:
-                documents[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+                if path.exists():
+                    doc = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 logger.warning("ignoring unreadable metadata file %s", path)
+                continue
+            records = self._read_log(meta / f"{name}.log")
+            if records:
+                maps = _as_maps(doc or {})
+                for record in records:
+                    apply_record(maps, record)
+                doc = _as_lists(maps)
+            if doc is not None:
+                documents[name] = doc
         return documents
 
+    @staticmethod
+    def _read_log(path: Path) -> list[dict[str, Any]]:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        if data and not data.endswith(b"\n"):
+            # Killed in the middle of an append: that write was never acknowledged. Cut it
+            # off now, before the next append would bury it mid-file.
+            logger.warning("%s: dropping a torn last line (an unacknowledged write)", path)
+            data = data[: data.rfind(b"\n") + 1]
+            os.truncate(path, len(data))
+        records = []
+        for number, line in enumerate(data.splitlines(), 1):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise ValueError(f"{path}, line {number}: not a change record") from None
+        return records
+
     def save_document(self, name: str, document: dict[str, Any]) -> None:
+        """Replace ``name``'s whole document and empty its change log (compaction)."""
+        self._check_open()
         meta = self.root / "meta"
         tmp = meta / f".{name}.{secrets.token_hex(4)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with open(fd, "w", encoding="utf-8") as f:
             json.dump(document, f, separators=(",", ":"))
             if self.fsync:
                 f.flush()
@@ -146,6 +349,33 @@ class DiskStorage:
         os.replace(tmp, meta / f"{name}.json")
         if self.fsync:
             _fsync_dir(meta)
+        with self._log_lock:
+            log_fd = self._logs.get(name)
+            if log_fd is not None:
+                os.ftruncate(log_fd, 0)
+            else:
+                (meta / f"{name}.log").unlink(missing_ok=True)
+
+    def append_record(self, name: str, record: dict[str, Any]) -> None:
+        """Append one change to ``name``'s log in a single write (O(size of the change))."""
+        line = json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n"
+        with self._log_lock:
+            self._check_open()
+            fd = self._logs.get(name, -1)
+            if fd < 0:
+                fd = _open_private(self.root / "meta" / f"{name}.log",
+                                   os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+                self._logs[name] = fd
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+            if self.fsync:
+                os.fsync(fd)
 
     def delete_document(self, name: str) -> None:
+        with self._log_lock:
+            fd = self._logs.pop(name, None)
+            if fd is not None:
+                os.close(fd)
+        (self.root / "meta" / f"{name}.log").unlink(missing_ok=True)
         (self.root / "meta" / f"{name}.json").unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from glacierlib.client import Connection, ConnectionSettings, open_store
+from glacierlib.client import Connection, ConnectionSettings, open_store, retry_policy_for
 from glacierlib.progress import ProgressCallback, ignore_progress
 from glacierlib.storage import VaultStore
 
@@ -60,21 +60,30 @@ def store_for(
     """
     with ExitStack() as stack:
         if settings.local_dir is not None:
-            from glacierlib.localserver import ServerConfig, running_server
+            from glacierlib.localserver import LocalServer, ServerConfig, running_server
+            from glacierlib.localserver.child import ChildServer, child_server
 
             # A rehearsal must be able to sync, then ask for an inventory at once: under
             # --local the inventory follows every write instead of lagging a simulated day.
-            config = ServerConfig(inventory_interval=0)
-            server = stack.enter_context(
-                running_server(data_dir=Path(settings.local_dir), config=config)
-            )
+            # Nothing in a --local run drives the control plane: off, so no other local
+            # user can read or script it.
+            config = ServerConfig(inventory_interval=0, control_plane=False)
+            server: ChildServer | LocalServer
+            if upload_processes:
+                # Bulk uploads: the server gets a process (and a GIL) of its own.
+                server = stack.enter_context(child_server(Path(settings.local_dir), config))
+            else:
+                server = stack.enter_context(
+                    running_server(data_dir=Path(settings.local_dir), config=config)
+                )
             connection = Connection(
                 region=server.region, endpoint_url=server.endpoint_url, protocol="http",
                 timeout=settings.timeout, access_key=server.access_key,
                 secret_key=server.secret_key, session_token=None, profile=None,
                 concurrency=settings.concurrency,
             )
-            store = open_store(connection, on_event, upload_processes=upload_processes)
+            store = open_store(connection, on_event, upload_processes=upload_processes,
+                               retry=retry_policy_for(settings))
         else:
             store = open_store(settings, on_event, upload_processes=upload_processes)
         close = getattr(store, "close", None)

@@ -25,7 +25,13 @@ from glacierlib.config import Settings
 from glacierlib.exceptions import ConfigError, UnsafeNameError
 from glacierlib.journal import ArchiveEntry, read_journal
 from glacierlib.names import safe_join
-from glacierlib.progress import BytesMoved, FileDone, ProgressCallback, ignore_progress
+from glacierlib.progress import (
+    BytesMoved,
+    FileDone,
+    PlanReady,
+    ProgressCallback,
+    ignore_progress,
+)
 from glacierlib.treehash import TreeHash, tree_hash_file
 
 __all__ = ["CheckLocalHashReport", "LocalHashResult", "check_local_hash"]
@@ -162,6 +168,7 @@ def check_local_hash(
                   for n in names), dry_run=True, journal_warnings=tuple(state.warnings))
     root = Path(settings.dir)
     results = []
+    on_event(PlanReady(len(names), sum(latest[n].size for n in names), complete=True))
     workers = max(1, settings.concurrency)
     with ThreadPoolExecutor(workers, thread_name_prefix="check-local-hash") as pool:
         for res in _bounded_map(pool, root, (latest[n] for n in names), workers * 4):

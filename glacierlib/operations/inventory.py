@@ -13,7 +13,8 @@ mt-aws-glacier:
 * The new journal is written to a temporary file next to it, fsynced and renamed: never a
   half-written journal, and an existing non-empty ``--new-journal`` is refused up front.
 * No finished inventory raises :class:`~glacierlib.exceptions.NothingReadyYet` (exit 75), not
-  ``OK DONE`` (its issue #136).
+  ``OK DONE`` (its issue #136); when every finished one failed and none is running,
+  :class:`~glacierlib.exceptions.InventoryJobFailed` (exit 1) says so instead.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from typing import BinaryIO
 import attrs
 
 from glacierlib.config import Settings
-from glacierlib.exceptions import ConfigError, InventoryError, NothingReadyYet, UnsafeNameError
+from glacierlib.exceptions import (
+    ConfigError,
+    InventoryError,
+    InventoryJobFailed,
+    NothingReadyYet,
+    UnsafeNameError,
+)
 from glacierlib.inventory import InventoryArchive, InventoryReader, open_inventory
 from glacierlib.journal import JournalRecord
 from glacierlib.metadata import (
@@ -123,6 +130,7 @@ def newest_inventory_job(
 ) -> JobDescription:
     """The newest succeeded full inventory job, or NothingReadyYet saying what is running."""
     best: JobDescription | None = None
+    failed: JobDescription | None = None
     running = 0
     for job in store.list_jobs(vault):
         if job.action != "InventoryRetrieval":
@@ -130,7 +138,11 @@ def newest_inventory_job(
         if not job.completed:
             running += 1
             continue
-        if not job.succeeded or not _is_full_inventory(job):
+        if not _is_full_inventory(job):
+            continue
+        if not job.succeeded:
+            if failed is None or _inventory_key(job) > _inventory_key(failed):
+                failed = job
             continue
         if best is None or _inventory_key(job) > _inventory_key(best):
             best = job
@@ -139,6 +151,13 @@ def newest_inventory_job(
             raise NothingReadyYet(
                 f"no inventory job has finished yet: {running} still in progress",
                 hint="inventory jobs take hours; run this command again later",
+            )
+        if failed is not None:
+            # Waiting cannot help: the job is over. Say so (exit 1), not "try later" (75).
+            raise InventoryJobFailed(
+                f"the inventory job failed: {failed.status_message or failed.status_code} "
+                f"(job id {failed.job_id})",
+                hint="start a new one with retrieve-inventory",
             )
         raise NothingReadyYet(
             "no finished inventory job in this vault",

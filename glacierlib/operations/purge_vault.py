@@ -16,7 +16,7 @@ from glacierlib.executor import ExecutionReport, Executor
 from glacierlib.journal import JournalWriter, read_journal
 from glacierlib.operations._store import store_for
 from glacierlib.plan import Delete, plan_purge
-from glacierlib.progress import ProgressCallback, ignore_progress
+from glacierlib.progress import PlanReady, ProgressCallback, ignore_progress
 
 __all__ = ["PurgeReport", "purge_vault"]
 
@@ -56,6 +56,7 @@ def purge_vault(
         actions = list(plan_purge(journal.state))
         if not actions:
             return PurgeReport(0)
+        on_event(PlanReady(len(actions), 0, complete=True))  # the list is the whole plan
         with store_for(settings, on_event) as store, Executor(
             store, settings.vault, journal, concurrency=settings.concurrency,
             part_size=settings.part_size, on_event=on_event,

@@ -17,6 +17,8 @@ the journal.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -100,25 +102,66 @@ def require(settings: Settings, *fields: str) -> None:
         raise ConfigError(f"missing mandatory option(s): {', '.join(missing)}")
 
 
+def _name_max(root: Path) -> int:
+    """The longest file name (in bytes) the filesystem of ``root`` takes; 255 if unknown."""
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return os.pathconf(probe, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _unwritable(name: str, target: Path, name_max: int) -> str | None:
+    """Why ``target`` cannot be restored here, or ``None`` (free, or a file to replace).
+
+    Raises ``FileExistsError`` when a regular file is there already (nothing to restore).
+    Checked before anything is paid for or downloaded: a component longer than the
+    filesystem takes (legal elsewhere, reachable through an inventory), a directory or other
+    non-file in the file's place, a parent that is a file.
+    """
+    for part in name.split("/"):
+        if len(os.fsencode(part)) > name_max:
+            return (f"file name too long for this filesystem (a component of "
+                    f"{len(os.fsencode(part))} bytes; the limit is {name_max})")
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be restored here: {exc.strerror}"
+    if stat.S_ISREG(st.st_mode):
+        raise FileExistsError(target)
+    what = "a directory" if stat.S_ISDIR(st.st_mode) else "something that is not a file"
+    return f"cannot be restored: {what} is in its place"
+
+
 def missing_files(
     state: JournalState, root: Path,
 ) -> tuple[list[tuple[RestoreCandidate, ArchiveEntry]], list[SkippedRestore]]:
     """Latest archive of each journal file with no local regular file, in path order.
 
     Names that would resolve outside ``root`` (``..``, absolute, a symlinked directory
-    leading out) are returned separately, never as candidates.
+    leading out), and names the local filesystem cannot hold (``unwritable``), are returned
+    separately, never as candidates: each is one line for the user, the others go on.
     """
     candidates: list[tuple[RestoreCandidate, ArchiveEntry]] = []
     unsafe: list[SkippedRestore] = []
     latest = state.latest_by_name()
+    name_max = _name_max(root)
     for name in sorted(latest):
         entry = latest[name]
         try:
             target = safe_join(root, name)
+            problem = _unwritable(name, target, name_max)
         except UnsafeNameError as exc:
             unsafe.append(SkippedRestore(name, entry.archive_id, exc.message))
             continue
-        if target.is_file():
+        except FileExistsError:
+            continue
+        if problem is not None:
+            unsafe.append(SkippedRestore(name, entry.archive_id, problem, unwritable=True))
             continue
         candidates.append((
             RestoreCandidate(name, entry.archive_id, entry.size, entry.tree_hash, entry.mtime),
@@ -195,12 +238,23 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
         )
         return plan, unsafe, {c.archive_id: c for c, _e in found}
 
+    def report(plan: RestorePlan, unsafe: list[SkippedRestore], *,
+               initiated: tuple[InitiatedRetrieval, ...] = (),
+               failed: tuple[FailedRetrieval, ...] = (), dry_run: bool = False,
+               ) -> RestoreReport:
+        # Names the filesystem cannot hold are failures of this run (exit 1); each was
+        # reported once, as a FileSkipped error, when it was found.
+        unwritable = tuple(FailedRetrieval(u.name, u.archive_id, u.reason)
+                           for u in unsafe if u.unwritable)
+        return RestoreReport(plan, initiated, unwritable + failed,
+                             tuple(u for u in unsafe if not u.unwritable), dry_run)
+
     if settings.dry_run:
         state = read_journal(settings.journal, filters=settings.filters)
         plan, unsafe, _ = make_plan(state, {})
         for skipped in unsafe:
             on_event(FileSkipped(skipped.name, skipped.reason, error=True))
-        return RestoreReport(plan, unsafe=tuple(unsafe), dry_run=True)
+        return report(plan, unsafe, dry_run=True)
 
     initiated: list[InitiatedRetrieval] = []
     failed: list[FailedRetrieval] = []
@@ -209,14 +263,16 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
         found, _unsafe = missing_files(writer.state, root)
         if not found:
             plan, unsafe, _ = make_plan(writer.state, {})
-            return RestoreReport(plan, unsafe=tuple(unsafe))
+            for skipped in unsafe:
+                on_event(FileSkipped(skipped.name, skipped.reason, error=True))
+            return report(plan, unsafe)
         with store_for(settings, on_event) as store:
             plan, unsafe, _ = make_plan(writer.state, _vault_jobs(store, vault))
             for skipped in unsafe:
                 on_event(FileSkipped(skipped.name, skipped.reason, error=True))
             for skipped in plan.skipped:
                 on_event(FileSkipped(skipped.name, skipped.reason))
-            on_event(PlanReady(plan.count, plan.total_bytes))
+            on_event(PlanReady(plan.count, plan.total_bytes, complete=True))
             if plan.deferred:
                 on_event(Notice(
                     f"{plan.deferred} more file(s), {plan.deferred_bytes} bytes, left for a "
@@ -238,4 +294,4 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
                 initiated.append(InitiatedRetrieval(item.name, item.archive_id, item.size,
                                                     job_id))
                 on_event(FileDone(item.name, item.size, "retrieve", detail=job_id))
-    return RestoreReport(plan, tuple(initiated), tuple(failed), tuple(unsafe))
+    return report(plan, unsafe, initiated=tuple(initiated), failed=tuple(failed))

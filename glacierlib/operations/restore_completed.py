@@ -43,7 +43,11 @@ class PlannedDownload:
 
 @attrs.frozen
 class RestoreCompletedReport:
-    """Downloads done or failed, plus files still waiting for a job or without one."""
+    """Downloads done or failed, plus files still waiting for a job or without one.
+
+    ``planned`` is what was (or, with ``dry_run``, would be) downloaded: name, archive id and
+    size of each file whose job was ready (with ``dry_run``: of each missing file).
+    """
 
     downloads: tuple[DownloadOutcome, ...] = ()
     in_progress: tuple[str, ...] = ()
@@ -104,6 +108,7 @@ def restore_completed(
                 target = safe_join(root, cand.name)
             except UnsafeNameError as exc:  # the tree changed since missing_files()
                 rejected.append(SkippedRestore(cand.name, cand.archive_id, exc.message))
+                on_event(FileSkipped(cand.name, exc.message, error=True))
                 continue
             requests.append(DownloadRequest(
                 name=cand.name, root=root, target=target, vault=vault, job_id=job.job_id,
@@ -122,11 +127,12 @@ def restore_completed(
             ))
         if waiting:
             on_event(Notice(f"{len(waiting)} retrieval job(s) still in progress"))
-        on_event(PlanReady(len(requests), sum(r.size for r in requests)))
+        on_event(PlanReady(len(requests), sum(r.size for r in requests), complete=True))
         outcomes = download_archives(
             store, requests, concurrency=settings.concurrency, on_event=on_event,
             fsync=settings.fsync,
         )
     return RestoreCompletedReport(
         outcomes, tuple(waiting), tuple(without), tuple(rejected), tuple(unsafe),
+        planned=tuple(PlannedDownload(r.name, r.archive_id, r.size) for r in requests),
     )

@@ -8,6 +8,12 @@ archive under one name is what ``sync --replace-modified`` is for.
 A stream is read one part at a time into a held executor slot, so memory stays within
 ``concurrency x part size`` whatever its length; up to one part it is a single request. Its
 recorded mtime is the time the upload started (mt-aws-glacier's rule).
+
+Multipart uploads are recorded in ``<journal>.uploads`` as sync's are: a file's interrupted
+upload is resumed by the next ``upload-file`` of it (or by ``sync``), and a stream's, which
+nothing can resume, is aborted by the next ``upload-file`` or ``sync`` on the journal. Archives
+an earlier run stored but could not journal are recorded first (:mod:`glacierlib.unrecorded`).
+A failure is raised, and not also reported as a progress event: it is shown once.
 """
 
 from __future__ import annotations
@@ -27,8 +33,19 @@ from glacierlib.metadata import encode_mt2
 from glacierlib.names import validate_relative_name
 from glacierlib.operations._store import store_for, upload_processes_for
 from glacierlib.plan import Upload, choose_part_size
-from glacierlib.progress import FileDone, Notice, ProgressCallback, ignore_progress
+from glacierlib.progress import (
+    FileDone,
+    FileSkipped,
+    Notice,
+    PlanReady,
+    ProgressCallback,
+    ProgressEvent,
+    ignore_progress,
+)
+from glacierlib.stream_upload import StreamingExecutor
 from glacierlib.treehash import TreeHash
+from glacierlib.unrecorded import UnrecordedLog, default_state_dir, recover_unrecorded
+from glacierlib.upload import ResumeState, resume_path
 from glacierlib.walk import LocalFile
 
 __all__ = ["UploadReport", "upload_file"]
@@ -107,42 +124,78 @@ def upload_file(
     mtime = local.mtime if local is not None else started
     description = encode_mt2(name, mtime)
     vault = settings.vault
+    events = _without_failures(on_event)
+    state_dir = default_state_dir()
     with JournalWriter.open(settings.journal, fsync=settings.fsync) as journal:
+        for path in recover_unrecorded(journal, state_dir):
+            on_event(Notice(f"recorded the archives an earlier run could not journal ({path})"))
         if journal.state.latest(name) is not None:
             raise NameInJournal(
                 f"{name}: a file with this name is already in the journal {settings.journal}",
                 hint="upload-file does not store several versions of one name; use sync "
                      "--replace-modified")
-        with store_for(settings, on_event,
-                       upload_processes=upload_processes_for(settings)) as store:
-            if settings.local_dir is not None:
-                store.create_vault(vault)
-            with Executor(store, vault, journal, concurrency=settings.concurrency,
-                          part_size=settings.part_size, on_event=on_event,
-                          single_request_uploads=not settings.multipart_only) as executor:
-                if local is not None:
-                    part_size, raised = choose_part_size(local.size, settings.part_size)
-                    report = executor.run([Upload(local, description, part_size, raised)])
-                    executor.abort_strays()
-                    if report.changed:
-                        raise GlacierlibError(f"{name}: the file changed while it was "
-                                              "uploaded; nothing was recorded")
-                    if report.failed:
-                        raise GlacierlibError(f"{name}: {report.failed[0].reason}")
-                    entry = journal.state.latest(name)
-                    assert entry is not None
-                    return UploadReport(name, entry.archive_id, entry.size, entry.tree_hash,
-                                        mtime)
-                source = stream if stream is not None else sys.stdin.buffer
-                try:
-                    done = executor.upload_stream(
-                        source, name, description, size_hint=settings.check_max_file_size)
-                finally:
-                    executor.abort_strays()
-        journal.created(done.archive_id, done.size, mtime, done.tree_hash, name)
-        on_event(FileDone(name, done.size, "upload", done.archive_id))
-        if settings.check_max_file_size is not None and done.size > settings.check_max_file_size:
-            on_event(Notice(f"{name}: {done.size} bytes read, more than --check-max-file-size",
-                            "warning"))
-        return UploadReport(name, done.archive_id, done.size, done.tree_hash, mtime)
+        resume = ResumeState.open(resume_path(settings.journal), fsync=settings.fsync)
+        try:
+            with store_for(settings, on_event,
+                           upload_processes=upload_processes_for(settings)) as store:
+                if settings.local_dir is not None:
+                    store.create_vault(vault)
+                with StreamingExecutor(
+                        store, vault, journal, concurrency=settings.concurrency,
+                        part_size=settings.part_size, on_event=events, resume=resume,
+                        single_request_uploads=not settings.multipart_only,
+                        unrecorded_log=UnrecordedLog(settings.journal, state_dir),
+                ) as executor:
+                    stopped = False
+                    try:
+                        executor.abort_streams()
+                        if local is not None:
+                            return _upload_local(executor, journal, local, description,
+                                                 settings.part_size, on_event=events)
+                        source = stream if stream is not None else sys.stdin.buffer
+                        done = executor.upload_stream(
+                            source, name, description, mtime=mtime,
+                            size_hint=settings.check_max_file_size)
+                    except KeyboardInterrupt:  # Ctrl-C, or the CLI's SIGTERM/SIGHUP
+                        stopped = True
+                        executor.close()  # requests in flight finish (and are journaled)
+                        executor.abort_stopped_stream()
+                        executor.abort_strays(after_stop=True)
+                        raise
+                    finally:
+                        if not stopped:
+                            executor.abort_strays()
+        finally:
+            resume.close()
+    on_event(FileDone(name, done.size, "upload", done.archive_id))
+    if settings.check_max_file_size is not None and done.size > settings.check_max_file_size:
+        on_event(Notice(f"{name}: {done.size} bytes read, more than --check-max-file-size",
+                        "warning"))
+    return UploadReport(name, done.archive_id, done.size, done.tree_hash, mtime)
 
+
+def _upload_local(executor: Executor, journal: JournalWriter, local: LocalFile,
+                  description: str, part_size: int, *,
+                  on_event: ProgressCallback) -> UploadReport:
+    name, mtime = local.rel, local.mtime
+    size_part, raised = choose_part_size(local.size, part_size)
+    on_event(PlanReady(1, local.size, complete=True))
+    report = executor.run([Upload(local, description, size_part, raised)])
+    if report.changed:
+        raise GlacierlibError(f"{name}: the file changed while it was uploaded; nothing was "
+                              "recorded")
+    if report.failed:
+        raise GlacierlibError(f"{name}: {report.failed[0].reason}")
+    entry = journal.state.latest(name)
+    assert entry is not None
+    return UploadReport(name, entry.archive_id, entry.size, entry.tree_hash, mtime)
+
+
+def _without_failures(on_event: ProgressCallback) -> ProgressCallback:
+    """The caller's callback minus per-file failures: upload-file raises its one failure."""
+
+    def forward(event: ProgressEvent) -> None:
+        if not (isinstance(event, FileSkipped) and event.error):
+            on_event(event)
+
+    return forward

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 NAME = "abort-uploads"
 SUMMARY = "abort unfinished multipart uploads (not while a sync uploads to the vault)"
-OPTIONS = ("vault", "dry-run", "filter", "include", "exclude")
+OPTIONS = ("vault", "dry-run", "filter", "include", "exclude", "format")
 REQUIRED = ("vault",)
 
 
@@ -20,6 +20,21 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.uploads import abort_uploads
 
     report = abort_uploads(settings, on_event=ui.progress)
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        code = 1 if report.failed else 0
+        ui.json_report(j.document(
+            ui, exit_code=code, dry_run=report.dry_run,
+            counts={"aborted": 0 if report.dry_run else len(report.aborted),
+                    "planned": len(report.aborted), "failed": len(report.failed)},
+            files=[j.file_entry(u.name or "", "abort",
+                                status="planned" if report.dry_run else "ok",
+                                upload_id=u.upload_id) for u in report.aborted],
+            failures=[j.failure_entry(u.name or "", error, upload_id=u.upload_id)
+                      for u, error in report.failed],
+            vault=report.vault))
+        return code
     verb = "Will ABORT" if report.dry_run else "Aborted"
     for u in report.aborted:
         ui.out(f"{verb} upload {u.upload_id} (filename {u.name or 'unknown'})")

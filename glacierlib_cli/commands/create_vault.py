@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 NAME = "create-vault"
 SUMMARY = "create a vault"
-OPTIONS: tuple[str, ...] = ()
+OPTIONS = ("format",)
 REQUIRED: tuple[str, ...] = ()
 
 
@@ -24,6 +24,11 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.vaults import create_vault
 
     name = create_vault(settings, _vault_name(args.vault_name), on_event=ui.progress)
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(ui, exit_code=0, counts={"vaults_created": 1}, vault=name))
+        return 0
     ui.out(f"Created vault {name}")
     return 0
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 NAME = "delete-vault"
 SUMMARY = "delete an (empty) vault"
-OPTIONS: tuple[str, ...] = ()
+OPTIONS = ("format",)
 REQUIRED: tuple[str, ...] = ()
 
 
@@ -26,5 +26,10 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.vaults import delete_vault
 
     name = delete_vault(settings, _vault_name(args.vault_name), on_event=ui.progress)
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(ui, exit_code=0, counts={"vaults_deleted": 1}, vault=name))
+        return 0
     ui.out(f"Deleted vault {name}")
     return 0

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 NAME = "download-inventory"
 SUMMARY = "build a new journal from the newest finished full inventory"
-OPTIONS = ("vault", "new-journal", "fsync")
+OPTIONS = ("vault", "new-journal", "fsync", "format")
 REQUIRED = ("vault", "new-journal")
 
 
@@ -20,6 +20,19 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.inventory import download_inventory
 
     report = download_inventory(settings, on_event=ui.progress)
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(
+            ui, exit_code=0,
+            counts={"archives": report.archives, "named_by_archive_id": report.fallback_count,
+                    "unsafe_names": report.unsafe_count},
+            files=[j.file_entry(f.archive_id, "name", status="named_by_archive_id",
+                                archive_id=f.archive_id, reason=f.reason)
+                   for f in report.fallbacks],
+            vault=settings.vault, job_id=report.job_id, inventory_format=report.format,
+            inventory_date=report.inventory_date, new_journal=str(report.new_journal)))
+        return 0
     for fallback in report.fallbacks:
         ui.out(f"Named by archive id {fallback.archive_id}: {fallback.reason}")
     if report.fallback_count > len(report.fallbacks):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,8 +28,11 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                            j.creation_date, j.completion_date, j.status_message), strict=True))
         for j in report.jobs
     ]
-    if settings.format == "json":
-        ui.out(json.dumps({"VaultName": report.vault, "JobList": rows}, indent=2))
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(ui, exit_code=0, counts={"jobs": len(rows)},
+                                  VaultName=report.vault, JobList=rows))
     elif settings.format == "mtmsg":
         for row in rows:
             for field in _FIELDS[1:]:

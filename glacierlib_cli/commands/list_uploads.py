@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,11 +20,14 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.uploads import list_uploads
 
     report = list_uploads(settings, on_event=ui.progress)
-    if settings.format == "json":
-        ui.out(json.dumps({"VaultName": report.vault, "UploadsList": [
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(ui, exit_code=0, counts={"uploads": len(report.uploads)},
+                                  VaultName=report.vault, UploadsList=[
             {"MultipartUploadId": u.upload_id, "CreationDate": u.creation_date,
              "PartSizeInBytes": u.part_size, "FileName": u.name,
-             "ArchiveDescription": u.description} for u in report.uploads]}, indent=2))
+             "ArchiveDescription": u.description} for u in report.uploads]))
     elif settings.format == "mtmsg":
         for u in report.uploads:
             for field, value in (("CreationDate", u.creation_date),

@@ -6,7 +6,6 @@ fields per vault in its order, an empty string for null, then the summary lines)
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,19 +50,26 @@ def _for_humans(vaults: tuple[VaultInfo, ...]) -> list[str]:
     return lines
 
 
-def _json(vaults: tuple[VaultInfo, ...]) -> list[str]:
-    doc = [{"VaultName": v.name, "VaultARN": v.arn, "CreationDate": v.creation_date,
+def _json(vaults: tuple[VaultInfo, ...]) -> list[dict[str, object]]:
+    return [{"VaultName": v.name, "VaultARN": v.arn, "CreationDate": v.creation_date,
             "LastInventoryDate": v.last_inventory_date,
             "NumberOfArchives": v.number_of_archives, "SizeInBytes": v.size_in_bytes}
            for v in vaults]
-    return [json.dumps(doc, indent=2)]
 
 
 def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.vaults import list_vaults
 
     vaults = list_vaults(settings, on_event=ui.progress)
-    formatter = {"mtmsg": _mtmsg, "json": _json}.get(settings.format, _for_humans)
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(
+            ui, exit_code=0, counts={"vaults": len(vaults),
+                                     "archives": sum(v.number_of_archives for v in vaults)},
+            bytes={"stored": sum(v.size_in_bytes for v in vaults)}, VaultList=_json(vaults)))
+        return 0
+    formatter = {"mtmsg": _mtmsg}.get(settings.format, _for_humans)
     for line in formatter(vaults):
         ui.out(line)
     return 0

@@ -8,22 +8,24 @@ if TYPE_CHECKING:
     import argparse
 
     from glacierlib.config import Settings
+    from glacierlib.operations.restore import RestoreReport
     from glacierlib_cli.output import Ui
 
 NAME = "restore"
 SUMMARY = "initiate retrieval jobs for journal files missing locally"
 OPTIONS = ("dir", "vault", "journal", "max-number-of-files", "max-size", "tier", "sns-topic",
-           "dry-run", "filter", "include", "exclude", "fsync", "concurrency")
+           "dry-run", "filter", "include", "exclude", "fsync", "concurrency", "format")
 REQUIRED = ("dir", "vault", "journal", "max-number-of-files|max-size")
 
 
 def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.restore import restore
 
+    # Each file refused or failed was shown once, as an ERROR line, when it happened.
     report = restore(settings, on_event=ui.progress)
     plan = report.plan
-    for skipped in report.unsafe:
-        ui.err(f"Skipped {skipped.name!r}: {skipped.reason}")
+    if ui.json:
+        return _json(report, ui)
     if report.dry_run:
         for item in plan.retrievals:
             ui.out(f"Will RETRIEVE archive {item.archive_id} (filename {item.name}), "
@@ -32,8 +34,6 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
             ui.out(f"Skip {skipped.name}: {skipped.reason}")
     for job in report.initiated:
         ui.out(f"Retrieved archive {job.archive_id} (filename {job.name}), job {job.job_id}")
-    for failed in report.failed:
-        ui.err(f"FAILED to retrieve {failed.name}: {failed.error}")
     if not plan.retrievals and not plan.skipped and not plan.deferred:
         ui.out("Nothing to restore")
     else:
@@ -43,3 +43,30 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                + (f"; {plan.deferred} left by the caps ({plan.deferred_bytes} bytes)"
                   if plan.deferred else ""))
     return 0 if report.ok else 1
+
+
+def _json(report: RestoreReport, ui: Ui) -> int:
+    from glacierlib_cli import jsonreport as j
+
+    plan = report.plan
+    code = 0 if report.ok else 1
+    if report.dry_run:
+        files = [j.file_entry(i.name, "retrieve", status="planned", size=i.size,
+                              archive_id=i.archive_id) for i in plan.retrievals]
+    else:
+        files = [j.file_entry(i.name, "retrieve", size=i.size, archive_id=i.archive_id,
+                              job_id=i.job_id) for i in report.initiated]
+    files += [j.file_entry(s.name, "retrieve", status="already_requested",
+                           archive_id=s.archive_id, reason=s.reason) for s in plan.skipped]
+    ui.json_report(j.document(
+        ui, exit_code=code, dry_run=report.dry_run,
+        counts={"planned": plan.count, "initiated": len(report.initiated),
+                "already_requested": len(plan.skipped), "deferred": plan.deferred,
+                "failed": len(report.failed), "unsafe": len(report.unsafe)},
+        bytes={"planned": plan.total_bytes, "deferred": plan.deferred_bytes},
+        files=files,
+        failures=[j.failure_entry(f.name, f.error, archive_id=f.archive_id)
+                  for f in report.failed]
+        + [j.failure_entry(s.name, s.reason, archive_id=s.archive_id) for s in report.unsafe],
+        tier=plan.tier))
+    return code

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 NAME = "retrieve-inventory"
 SUMMARY = "initiate an inventory-retrieval job (JSON or CSV)"
-OPTIONS = ("vault", "request-inventory-format", "sns-topic")
+OPTIONS = ("vault", "request-inventory-format", "sns-topic", "format")
 REQUIRED = ("vault",)
 
 
@@ -20,5 +20,12 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.inventory import retrieve_inventory
 
     started = retrieve_inventory(settings)
+    if ui.json:
+        from glacierlib_cli import jsonreport as j
+
+        ui.json_report(j.document(ui, exit_code=0, counts={"jobs_initiated": 1},
+                                  vault=settings.vault, job_id=started.job_id,
+                                  inventory_format=started.format))
+        return 0
     ui.out(f"Retrieved Inventory, job id {started.job_id} ({started.format})")
     return 0

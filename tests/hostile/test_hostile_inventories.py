@@ -28,7 +28,7 @@ from hostile_support import (
     run,
 )
 
-from glacierlib.journal import read_journal
+from glacierlib.journal import MAX_ARCHIVE_SIZE, read_journal
 from glacierlib.localserver import LocalServer
 from glacierlib.metadata import encode_mt2
 from glacierlib.names import is_safe_relative_name
@@ -148,7 +148,7 @@ USABLE = {
     "enormous-archive-id": _entry(ArchiveId="i" * 200_000),
     "description-with-nul-and-newline": _entry(ArchiveDescription="a\x00b\nc\r\td"),
     "description-null": _entry(ArchiveDescription=None),
-    "huge-but-valid-size": _entry(Size=2**63),
+    "largest-valid-size": _entry(Size=MAX_ARCHIVE_SIZE),  # 40 TiB: the journal's limit too
 }
 
 #: Inventories that cannot become a journal: exit 1, one line, no journal.
@@ -196,8 +196,10 @@ def test_malformed_fields_refuse_the_inventory(
     assert snapshot.changes() == {}
 
 
-@pytest.mark.parametrize("entry", [_entry(Size=10**25), _entry(ArchiveId="a b")],
-                         ids=["size-too-big", "archive-id-with-space"])
+@pytest.mark.parametrize("entry", [_entry(Size=10**25), _entry(Size=MAX_ARCHIVE_SIZE + 1),
+                                   _entry(Size=2**63), _entry(ArchiveId="a b")],
+                         ids=["size-too-big", "size-over-40-tib", "size-2-63",
+                              "archive-id-with-space"])
 def test_out_of_range_fields_are_inventory_errors(
     ws: Workspace, server: LocalServer, capsys: pytest.CaptureFixture[str],
     entry: dict[str, Any],

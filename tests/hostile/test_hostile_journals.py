@@ -9,6 +9,9 @@ the torn-line repair of a writer: an unterminated last line is moved into
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
 from collections.abc import Callable
 
 import pytest
@@ -33,8 +36,9 @@ MIB = 1 << 20
 
 
 def _created(name: bytes, *, version: bytes = b"B", aid: bytes = AID.encode(),
-             size: bytes = b"5", tree_hash: bytes = HASH.encode()) -> bytes:
-    return b"\t".join([version, b"1600000000", b"CREATED", aid, size, b"1600000000",
+             size: bytes = b"5", tree_hash: bytes = HASH.encode(),
+             mtime: bytes = b"1600000000") -> bytes:
+    return b"\t".join([version, b"1600000000", b"CREATED", aid, size, mtime,
                        tree_hash, name]) + b"\n"
 
 
@@ -51,7 +55,13 @@ SPOILERS: dict[str, tuple[Callable[[bytes], bytes], int]] = {
     "blank-line": (lambda j: j.replace(b"\n", b"\n\n", 1), 2),
     "unsafe-name": (lambda j: j + _created(b"../escape"), 3),
     "bad-tree-hash": (lambda j: j + _created(b"y", tree_hash=b"zz" * 32), 3),
+    # Issue 11, item 7: numbers that crashed later commands (OverflowError in os.utime).
+    "mtime-20-digits": (lambda j: j + _created(b"m.txt", aid=b"M" * 20, mtime=b"9" * 20), 3),
+    "size-26-digits": (lambda j: j + _created(b"s.txt", aid=b"S" * 20, size=b"9" * 26), 3),
 }
+
+#: Spoilers whose error must say the number is out of range (not "not a decimal number").
+OUT_OF_RANGE = {"mtime-20-digits", "size-26-digits"}
 
 
 def _commands(ws: Workspace, server: LocalServer) -> dict[str, list[object]]:
@@ -101,6 +111,8 @@ def test_unreadable_journal_exit_2_and_untouched(
 
         line = assert_one_error(result, 2, str(ws.journal), f"line {lineno}")
         assert len(line) < 1000, f"{command}: the error line echoes a huge journal line"
+        if spoiler in OUT_OF_RANGE:
+            assert "out of range" in line, line
         assert ws.journal.read_bytes() == hostile, f"{command} modified the journal"
         assert snapshot.changes() == {}, command
         assert _archive_count(local_server) == archives, f"{command} uploaded something"
@@ -174,3 +186,24 @@ def test_unreadable_journal_in_a_real_process(
     result: Result = run_subprocess(*_commands(ws, local_server)["sync"])
     assert_one_error(result, 2, str(ws.journal), "line 3")
     assert ws.journal.read_bytes() == hostile
+
+
+@pytest.mark.parametrize("side", ["journal", "index"])
+def test_journal_or_index_that_is_a_fifo_is_refused_at_once(
+    ws: Workspace, local_server: LocalServer, synced: bytes, side: str,
+) -> None:
+    """Issue 11, item 8: a FIFO with no writer used to hang every command for ever."""
+    fifo = ws.journal if side == "journal" else ws.journal.with_name("journal.log.index")
+    if side == "journal":
+        ws.journal.unlink()
+    os.mkfifo(fifo)
+    for name, args in _commands(ws, local_server).items():
+        try:
+            result = run_subprocess(*args, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{name} hung on a FIFO {side}")
+        line = assert_one_error(result, 2, str(fifo), "FIFO", "not a regular file")
+        assert len(line) < 300, line
+        assert stat.S_ISFIFO(fifo.lstat().st_mode), name
+    if side == "index":
+        assert ws.journal.read_bytes() == synced

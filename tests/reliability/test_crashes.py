@@ -1,4 +1,5 @@
-"""Crash suite (issue 7): 20 trials, each killing a CLI subprocess with SIGKILL at a random moment.
+"""Crash suite (issue 7): 20 trials, each killing a CLI subprocess with SIGKILL at a random moment;
+and (issue 11) 10 trials stopping it with SIGTERM or SIGHUP, which must be a clean stop.
 
 The server runs in this process (``running_server``, loopback HTTP, real signatures); the
 victim is a separate ``python -m glacierlib_cli sync`` (15 trials) or ``restore-completed``
@@ -15,10 +16,15 @@ first request reached the server. After each kill:
   ``check-remote`` (after an inventory) must name each one as an orphan; uploads left on the
   server must be listed by ``list-uploads``;
 * a killed restore-completed leaves, after its rerun, exactly the original files.
+
+A SIGTERM (``systemctl stop``, ``docker stop``, ``timeout``) or SIGHUP is no crash: the victim
+exits 143 / 129 having journaled every archive it stored, so the vault matches the journal at
+once, with no orphan and nothing uploaded twice by the rerun.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -40,11 +46,13 @@ from glacierlib_cli.main import main
 from .support import (
     MIB,
     Endpoint,
+    assert_vault_matches_journal,
     cli_command,
     cli_env,
     journal_ids,
     make_tree,
     read_tree,
+    resume_lines,
     vault_archive_ids,
     vault_state,
 )
@@ -98,11 +106,13 @@ def _victim(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str, ...],
-                    rng: random.Random, window: float) -> bool:
-    """Start the CLI, wait for its first request, SIGKILL it ``uniform(0, window)`` s later.
+                    rng: random.Random, window: float, sig: int = signal.SIGKILL) -> bool:
+    """Start the CLI, wait for its first request, send ``sig`` ``uniform(0, window)`` s later.
 
-    Returns whether it was killed (False: it had already exited, which must be with 0).
+    Returns whether it was stopped (False: it had already exited, which must be with 0).
+    SIGKILL must kill it; SIGTERM and SIGHUP must make it exit with 128 + the signal number.
     """
+    stopped = -signal.SIGKILL if sig == signal.SIGKILL else 128 + sig
     before = _requests(server, operations)
     with _victim(args) as proc:
         deadline = time.monotonic() + 60
@@ -113,10 +123,10 @@ def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str,
         if proc.poll() is not None:
             assert proc.returncode == 0
             return False
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
         proc.wait(timeout=30)
         # 0: it finished between the poll and the signal.
-        assert proc.returncode in (0, -signal.SIGKILL), proc.returncode
+        assert proc.returncode in (0, stopped), proc.returncode
         # Requests the victim had sent (their bodies already in the socket buffers) still
         # finish on the server after it died: let them settle before looking at the vault.
         time.sleep(SETTLE)
@@ -223,7 +233,8 @@ def resume_leftovers(journal: Path) -> list[str]:
 
 
 def _restore_trial(server: LocalServer, ep: Endpoint, base: Path, trial: int,
-                   rng: random.Random, tally: Tally, capsys: pytest.CaptureFixture[str]) -> None:
+                   rng: random.Random, tally: Tally, capsys: pytest.CaptureFixture[str],
+                   sig: int = signal.SIGKILL) -> None:
     vault = f"crash{trial}"
     root, journal = base / "data", base / "journal.log"
     files = make_tree(root, small=6, big_sizes=(3 * MIB, 2 * MIB + 5, 3 * MIB - 1), seed=trial)
@@ -237,7 +248,7 @@ def _restore_trial(server: LocalServer, ep: Endpoint, base: Path, trial: int,
     server.control.inject_fault("GetJobOutput", "delay", 40, delay=0.05)
     killed = _kill_at_random(
         server, ["restore-completed", "--segment-size", "1", "--concurrency",
-                 str(CONCURRENCY), *common], ("GetJobOutput",), rng, window=0.6)
+                 str(CONCURRENCY), *common], ("GetJobOutput",), rng, window=0.6, sig=sig)
     server.control.clear_faults()
     tally.restores_killed += int(killed)
     read_journal(journal, strict=True)
@@ -266,6 +277,68 @@ def test_sigkill_at_random_moments(tmp_path: Path, server: LocalServer,
     assert tally.killed_mid_run >= sync_trials // 2, tally
     assert tally.restores_killed >= len(RESTORE_TRIALS) // 2, tally
     assert tally.resumed_uploads >= 1, tally
+
+
+STOP_TRIALS = 10
+STOP_RESTORE_TRIALS = frozenset({4, 9})
+HANGUP_TRIALS = frozenset({2, 7, 9})
+
+
+def _stop_sync_trial(server: LocalServer, ep: Endpoint, base: Path, trial: int,
+                     rng: random.Random, sig: int) -> bool:
+    """Stop a sync with ``sig`` mid-run: nothing stored may be left unjournaled."""
+    vault = f"stop{trial}"
+    root, journal = base / "data", base / "journal.log"
+    sizes = [rng.randint(3 * MIB // 2, 3 * MIB) for _ in range(3)]
+    files = make_tree(root, small=12, big_sizes=sizes, seed=100 + trial)
+    assert main(["create-vault", vault, *ep.args()]) == 0
+    server.control.inject_fault("UploadArchive", "delay", 40, delay=0.05)
+    server.control.inject_fault("UploadMultipartPart", "delay", 40, delay=0.12)
+    stopped = _kill_at_random(server, _sync_args(ep, vault, root, journal),
+                              ("UploadArchive", "InitiateMultipartUpload"), rng, window=0.8,
+                              sig=sig)
+    server.control.clear_faults()
+
+    # A clean stop, not a crash: every archive in the vault is journaled, at once.
+    read_journal(journal, strict=True)
+    assert_vault_matches_journal(server.control, vault, journal)
+    # Multipart uploads left unfinished are the ones recorded for the rerun to resume.
+    pending = {json.loads(line)["upload_id"] for line in resume_lines(journal)
+               if json.loads(line)["op"] == "start"}
+    assert {u["upload_id"] for u in vault_state(server.control, vault)["uploads"]} <= pending
+
+    assert main(_sync_args(ep, vault, root, journal)) == 0
+    assert sorted(e.name for e in read_journal(journal, strict=True).archives.values()) \
+        == sorted(files)
+    # Nothing was uploaded twice: the vault holds exactly the journal's archives.
+    assert_vault_matches_journal(server.control, vault, journal)
+    assert vault_state(server.control, vault)["uploads"] == []
+    assert resume_lines(journal) == []
+    return stopped
+
+
+def test_sigterm_and_sighup_stop_cleanly(tmp_path: Path, server: LocalServer,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM/SIGHUP at random moments of sync and restore-completed: exit 143/129, every
+    stored archive journaled, a rerun that uploads nothing twice and leaves no partial file."""
+    ep = Endpoint.of(server)
+    tally = Tally()
+    rng = random.Random(int(os.environ.get("RELIABILITY_SEED", "20261205")))
+    stopped = 0
+    for trial in range(STOP_TRIALS):
+        base = tmp_path / f"s{trial}"
+        base.mkdir()
+        sig = signal.SIGHUP if trial in HANGUP_TRIALS else signal.SIGTERM
+        if trial in STOP_RESTORE_TRIALS:
+            _restore_trial(server, ep, base, 100 + trial, rng, tally, capsys, sig=sig)
+        else:
+            stopped += _stop_sync_trial(server, ep, base, trial, rng, sig)
+        capsys.readouterr()
+    with capsys.disabled():
+        print(f"\nstop trials: {stopped} syncs and {tally.restores_killed} restores stopped "
+              "mid-run")
+    assert stopped >= (STOP_TRIALS - len(STOP_RESTORE_TRIALS)) // 2
+    assert tally.restores_killed >= 1
 
 
 def test_file_changed_after_kill_is_uploaded_fresh(
@@ -370,3 +443,41 @@ def test_sigkill_while_helper_processes_upload(
         report = _orphans_reported_by_check_remote(ep, server, vault, journal, capsys)
         assert all(f"archive_id {archive_id}" in report for archive_id in orphans)
         assert report.count("ORPHAN (not in journal)") >= len(orphans)
+
+
+def test_sigterm_while_helper_processes_upload(
+    tmp_path: Path, server: LocalServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGTERM (sent to the whole group, as ``systemctl stop`` does to its unit) while upload
+    helpers work: the helpers ignore it and finish their request, the sync exits 143 with
+    every stored archive journaled, and the helpers exit."""
+    ep = Endpoint.of(server)
+    vault = "helpers-term"
+    root, journal = tmp_path / "data", tmp_path / "journal.log"
+    files = make_tree(root, small=120, big_sizes=(), seed=777)
+    assert main(["create-vault", vault, *ep.args()]) == 0
+    server.control.inject_fault("UploadArchive", "delay", 400, delay=0.02)
+    helpers: set[int] = set()
+    with _victim(_sync_args(ep, vault, root, journal)) as proc:
+        deadline = time.monotonic() + 60
+        while not helpers and proc.poll() is None:
+            assert time.monotonic() < deadline, "the helpers never started"
+            helpers = _helpers_of(proc.pid)
+            time.sleep(0.02)
+        time.sleep(0.3)
+        for pid in (proc.pid, *helpers):
+            os.kill(pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    server.control.clear_faults()
+    assert helpers and proc.returncode == 143, proc.returncode
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers):
+        assert time.monotonic() < deadline, "upload helpers outlived the stopped sync"
+        time.sleep(0.05)
+    read_journal(journal, strict=True)
+    assert_vault_matches_journal(server.control, vault, journal)
+    assert 0 < len(journal_ids(journal)) < len(files)
+    assert main(_sync_args(ep, vault, root, journal)) == 0
+    assert_vault_matches_journal(server.control, vault, journal)
+    assert sorted(e.name for e in read_journal(journal).archives.values()) == sorted(files)
+    capsys.readouterr()
