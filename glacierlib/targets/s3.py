@@ -34,7 +34,7 @@ import difflib
 import ipaddress
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import botocore.session
@@ -51,6 +51,7 @@ from glacierlib.client import (
     _parse_content_range,
     _RetryHooks,
     _TranslatingBody,
+    _with_botocore_retry_config,
     make_session,
     translate_error,
 )
@@ -147,16 +148,6 @@ def _no_redirect(response: Any = None, **_: Any) -> bool | None:
     return None
 
 
-def _unless_head(hook: Callable[..., float | None]) -> Callable[..., float | None]:
-    """A HEAD reply declares the object's Content-Length and has no body: not a cut reply."""
-
-    def skip_head(operation: Any = None, **kwargs: Any) -> float | None:
-        if (getattr(operation, "http", None) or {}).get("method") == "HEAD":
-            return None
-        return hook(operation=operation, **kwargs)
-
-    return skip_head
-
 
 class S3Store:
     """``Target`` over one bucket (and key prefix) in one storage class; thread-safe."""
@@ -170,12 +161,13 @@ class S3Store:
         if len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise ConfigError(f"S3 prefix is over {MAX_KEY_BYTES} bytes: {prefix[:80]!r}...")
         self._prefix = prefix
-        self._retry = retry or RetryPolicy()
+        self._retry, retry_mode = _with_botocore_retry_config(retry or RetryPolicy(), session)
         concurrency = max(1, int(settings.concurrency))
         timeout = settings.timeout if settings.timeout else 180
         config = Config(
             max_pool_connections=concurrency,
-            retries={"mode": "standard", "total_max_attempts": self._retry.max_attempts},
+            # One attempt: every retry decision is the policy's (``_RetryHooks.decide``).
+            retries={"mode": retry_mode, "total_max_attempts": 1},
             connect_timeout=timeout, read_timeout=timeout, user_agent_extra=_USER_AGENT,
             s3={"payload_signing_enabled": False,
                 **({"addressing_style": "path"} if settings.endpoint_url else {})},
@@ -208,9 +200,7 @@ class S3Store:
         hooks = _RetryHooks(self._retry, on_event)
         events = self._client.meta.events
         events.register_first("needs-retry.s3", _no_redirect)
-        events.register_first("needs-retry.s3", hooks.veto)
-        events.register_first("needs-retry.s3", _unless_head(hooks.short_body))
-        events.register_last("needs-retry.s3", hooks.add_408)
+        events.register_first("needs-retry.s3", hooks.decide)
         events.register("request-created.s3", hooks.report)
         self._closed = threading.Event()
 

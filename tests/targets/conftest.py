@@ -9,8 +9,8 @@ As restic runs one backend test suite against every backend, each test here take
   bucket per test. moto is unfaithful where it matters for cold storage: it validates no
   checksum, finishes a restore at once, never answers 409 RestoreAlreadyInProgress. The flags
   on ``TargetUnderTest`` say so, and the tests for those behaviours skip on it by ability;
-* ``s3-local`` (later): the project's own S3 face, being built in parallel. Add it to
-  ``TARGETS`` with a factory below and every test here runs against it with the faithful flags.
+* ``s3-local``: :class:`glacierlib.targets.s3.S3Store` against the project's own S3 face
+  (in memory), which validates checksums, takes time to restore and answers 409.
 
 Always real botocore over real HTTP on loopback; nothing is mocked.
 """
@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import botocore.session
 import pytest
+from botocore.config import Config
 
 from glacierlib.client import Connection, GlacierStore, make_session
 from glacierlib.localserver import LocalServer
@@ -49,6 +50,8 @@ class TargetUnderTest:
     validates_checksums: bool
     faithful_restores: bool  # restores take time, 409 while one runs
     settle_listing: Callable[[], None] = lambda: None
+    #: let a restore that takes time on the service's clock finish
+    settle_restore: Callable[[], None] = lambda: None
     #: store an object under a raw name, bypassing our checks (a hostile or foreign writer)
     plant: Callable[[str, bytes], None] = lambda name, data: None
     raw: Any = None  # a plain botocore client for setup and inspection (S3 only)
@@ -127,9 +130,34 @@ def _s3_moto(request: pytest.FixtureRequest) -> Iterator[TargetUnderTest]:
     raw.close()
 
 
+def _s3_local(request: pytest.FixtureRequest) -> Iterator[TargetUnderTest]:
+    server: LocalServer = request.getfixturevalue("local_server")
+    conn = Connection(region=server.region, endpoint_url=server.endpoint_url, protocol="http",
+                      timeout=20, access_key=server.access_key, secret_key=server.secret_key,
+                      concurrency=4)
+    raw = botocore.session.get_session().create_client(
+        "s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 0}),
+        **server.client_kwargs())
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    raw.create_bucket(Bucket=bucket)
+    with S3Store(make_session(conn), conn, bucket=bucket, prefix="backup/",
+                 retry=RetryPolicy(max_attempts=2, base_delay=0.01)) as store:
+        def plant(name: str, data: bytes) -> None:
+            raw.put_object(Bucket=bucket, Key=store.prefix + name, Body=data)
+
+        def settle() -> None:
+            server.control.advance_clock(6 * 3600)  # past any GLACIER tier's restore time
+
+        yield TargetUnderTest("s3-local", store, validates_checksums=True,
+                              faithful_restores=True, raw=raw, bucket=bucket, plant=plant,
+                              settle_restore=settle)
+    raw.close()
+
+
 TARGETS: dict[str, Callable[[pytest.FixtureRequest], Iterator[TargetUnderTest]]] = {
     "glacier-local": _glacier,
     "s3-moto": _s3_moto,
+    "s3-local": _s3_local,
 }
 
 

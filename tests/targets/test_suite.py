@@ -23,6 +23,7 @@ def pattern(size: int, seed: int = 1) -> bytes:
 
 def readable(target: TargetUnderTest, ref: str) -> ReadTicket:
     ticket = target.target.request_readable(ref, tier="Expedited", days=1)
+    target.settle_restore()
     assert target.target.readability(ticket).readable
     return ticket
 
