@@ -54,6 +54,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from glacierlib import __version__
 from glacierlib.exceptions import (
     AuthFailed,
     ConfigError,
@@ -100,7 +101,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_USER_AGENT = "glacierlib/0.1.0"
+_USER_AGENT = f"glacierlib/{__version__}"  # safe: glacierlib/__init__ never imports botocore
 _RETRY_NOTE = "glacierlib.retry"
 _FAILING_SINCE = "glacierlib.failing_since"
 
@@ -396,6 +397,8 @@ def _short_body(response: Any, operation: Any) -> tuple[int, int] | None:
     """
     if response is None or getattr(operation, "has_streaming_output", True):
         return None
+    if (getattr(operation, "http", None) or {}).get("method") == "HEAD":
+        return None  # a HEAD reply declares the object's length and has no body
     http = response[0]
     declared = str(getattr(http, "headers", {}).get("content-length", ""))
     if not declared.isdigit():
