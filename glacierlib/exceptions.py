@@ -49,8 +49,8 @@ def _where(path: object, line: int | None) -> str:
     return f"{path}, line {line}"
 
 
-class ConfigError(GlacierlibError):
-    """A config file, option or environment value the user must fix."""
+class _LocatedError(GlacierlibError):
+    """An error about a place in a file: ``path`` and ``line`` kept, and named in the message."""
 
     def __init__(
         self, message: str, *, path: object = None, line: int | None = None,
@@ -61,6 +61,10 @@ class ConfigError(GlacierlibError):
         if path is not None:
             message = f"{_where(path, line)}: {message}"
         super().__init__(message, hint=hint)
+
+
+class ConfigError(_LocatedError):
+    """A config file, option or environment value the user must fix."""
 
 
 class InvalidSetting(ConfigError, ValueError):
@@ -76,18 +80,8 @@ class InvalidSetting(ConfigError, ValueError):
         super().__init__(message, hint=hint)
 
 
-class JournalError(GlacierlibError):
+class JournalError(_LocatedError):
     """A journal that cannot be read or written as it is; names the file and line."""
-
-    def __init__(
-        self, message: str, *, path: object = None, line: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.path = path
-        self.line = line
-        if path is not None:
-            message = f"{_where(path, line)}: {message}"
-        super().__init__(message, hint=hint)
 
 
 class JournalLockedError(JournalError):

@@ -325,27 +325,23 @@ def plan_sync(
             else:
                 yield Skip(entry.rel, _EMPTY, error=False, kind="empty")
             continue
+        old: ArchiveEntry | None = None
+        kind: type[Replace | Verify] | None = None
         if not journal.has(entry.rel):
             if not options.new:
                 continue
-            if not spend():
-                break
-            fields = _upload_fields(entry, options.part_size)
-            if isinstance(fields, Skip):
-                yield fields
+        else:
+            if present is not None:
+                present.add(entry.rel)
+            if not options.replace_modified:
                 continue
-            yield Upload(entry, *fields)
-            continue
-        if present is not None:
-            present.add(entry.rel)
-        if not options.replace_modified:
-            continue
-        old = journal.latest(entry.rel)
-        if old is None:  # pragma: no cover - deleted by a concurrent writer
-            continue
-        kind = _modified_action(entry, old, options.detect)
-        if kind is None:
-            continue
+            old = journal.latest(entry.rel)
+            if old is None:  # pragma: no cover - deleted by a concurrent writer
+                continue
+            kind = _modified_action(entry, old, options.detect)
+            if kind is None:
+                continue
+        # A new file or a modified one: both count against the budget and need a description.
         if not spend():
             break
         fields = _upload_fields(entry, options.part_size)
@@ -353,7 +349,10 @@ def plan_sync(
             yield fields
             continue
         description, part_size, raised = fields
-        yield kind(entry, description, part_size, old, raised)
+        if kind is None or old is None:
+            yield Upload(entry, description, part_size, raised)
+        else:
+            yield kind(entry, description, part_size, old, raised)
     else:
         if present is not None:
             yield from _deletions(journal, present, unproven, spend, not_absent)

@@ -11,7 +11,6 @@ import hashlib
 import json
 import socket
 import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import botocore.httpchecksum
 import botocore.session
 import pytest
 from events_support import Events
+from server_support import moto_endpoint
 
 from glacierlib.client import (
     Connection,
@@ -753,22 +753,13 @@ def test_counter_sees_botocore_hashing(server: Any, store: GlacierStore,
 
 @pytest.fixture
 def moto_store() -> Iterator[GlacierStore]:
-    moto_server = pytest.importorskip("moto.server")
-    srv = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    try:
-        host, port = srv.get_host_and_port()
-        # moto keeps its backends per process: start from an empty account every time.
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10).close()
-        conn = Connection(region="us-east-1", endpoint_url=f"http://{host}:{port}",
+    with moto_endpoint() as url:
+        conn = Connection(region="us-east-1", endpoint_url=url,
                           protocol="http", timeout=20, access_key="AKIDEXAMPLE",
                           secret_key="moto-does-not-check-this-secret")
         with GlacierStore(make_session(conn), conn, retry=RetryPolicy(max_attempts=1)) as st:
             st.create_vault(VAULT)
             yield st
-    finally:
-        srv.stop()
 
 
 @pytest.mark.moto

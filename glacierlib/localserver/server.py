@@ -213,12 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
             query = dict(parse_qsl(url.query, keep_blank_values=True))
             route = match_route(self.command, url.path, query)
             operation = route.operation
-            self.server.stats.record(operation, length or 0)
-            fault = self.server.faults.take(operation)
-            if fault is not None:
-                fault = self._apply_fault(fault, reader)
-                if fault is None and self.close_connection:
-                    return
+            fault, ended = self._take_fault(operation, length, reader)
+            if ended:
+                return
             # Reply faults (body, corrupt, header, drop_header) act on the finished reply.
             reply = self.server.faults.rewrite(self._dispatch(
                 route.operation, route, url, query, length=length, reader=reader
@@ -237,6 +234,20 @@ class _Handler(BaseHTTPRequestHandler):
         if reader is not None and reader.remaining and not reader.drain():
             self.close_connection = True
         self._send(reply, request_id, truncate=fault is not None and fault.kind == "truncate")
+
+    def _take_fault(self, operation: str, length: int | None, reader: _CountingReader
+                    ) -> tuple[Fault | None, bool]:
+        """Count the request and act on its injected fault, if any (both faces use this).
+
+        Returns the fault still to apply to the reply, and whether the fault already ended
+        the request (a reset closed the connection).
+        """
+        self.server.stats.record(operation, length or 0)
+        fault = self.server.faults.take(operation)
+        if fault is None:
+            return None, False
+        fault = self._apply_fault(fault, reader)
+        return fault, fault is None and self.close_connection
 
     def _apply_fault(self, fault: Fault, reader: _CountingReader) -> Fault | None:
         """Act on a fault before the operation; returns the fault if it still applies after."""

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_support import STORAGES, server_on
 
-from glacierlib.localserver import LocalServer, ServerConfig, running_server
+from glacierlib.localserver import LocalServer, ServerConfig
 
 from .support import make_client
 
 
-@pytest.fixture(params=["memory", "disk"])
+@pytest.fixture(params=STORAGES)
 def storage_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -32,8 +33,7 @@ def server_config() -> ServerConfig:
 @pytest.fixture
 def server(storage_kind: str, tmp_path: Path, server_config: ServerConfig
            ) -> Iterator[LocalServer]:
-    data_dir = tmp_path / "data" if storage_kind == "disk" else None
-    with running_server(data_dir, config=server_config) as running:
+    with server_on(storage_kind, tmp_path, server_config) as running:
         yield running
 
 

@@ -10,11 +10,11 @@ gaps, not compared.) A disagreement points at one of the two emulators.
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from server_support import moto_client_kwargs, moto_endpoint
 
 from .support import client_for, pattern
 
@@ -25,19 +25,8 @@ pytestmark = pytest.mark.moto
 
 @pytest.fixture(scope="module")
 def moto_client() -> Iterator[Any]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        # moto keeps its backends per process: start from an empty account every time.
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10).close()
-        yield client_for({
-            "endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1",
-            "aws_access_key_id": "AKIDMOTO", "aws_secret_access_key": "moto",
-        })
-    finally:
-        server.stop()
+    with moto_endpoint() as url:
+        yield client_for(moto_client_kwargs(url))
 
 
 def _scenario(client: Any) -> dict[str, Any]:

@@ -28,6 +28,13 @@ def _part(client: Any, vault: str, upload_id: str, start: int, chunk: bytes) -> 
     )
 
 
+def _complete(client: Any, vault: str, upload_id: str, data: bytes) -> Any:
+    """Complete the upload as the archive ``data`` (its size and tree hash)."""
+    return client.complete_multipart_upload(
+        vaultName=vault, uploadId=upload_id, archiveSize=str(len(data)),
+        checksum=TreeHasher(data).hexdigest())
+
+
 def _download(client: Any, vault: str, archive_id: str) -> bytes:
     job = client.initiate_job(
         vaultName=vault, jobParameters={"Type": "archive-retrieval", "ArchiveId": archive_id}
@@ -59,9 +66,7 @@ def test_parts_out_of_order_and_in_parallel(client: Any, vault: str) -> None:
     assert [p["RangeInBytes"] for p in parts] == [
         f"{s}-{min(s + MIB, len(data)) - 1}" for s in range(0, len(data), MIB)
     ]
-    done = client.complete_multipart_upload(
-        vaultName=vault, uploadId=upload_id, archiveSize=str(len(data)),
-        checksum=TreeHasher(data).hexdigest())
+    done = _complete(client, vault, upload_id, data)
     assert _download(client, vault, done["archiveId"]) == data
 
 
@@ -73,9 +78,7 @@ def test_overwritten_part_last_write_wins(client: Any, vault: str) -> None:
     _part(client, vault, upload_id, 0, data[:MIB])
     parts = client.list_parts(vaultName=vault, uploadId=upload_id)["Parts"]
     assert parts[0]["SHA256TreeHash"] == tree_hash_bytes(data[:MIB]).hex
-    done = client.complete_multipart_upload(
-        vaultName=vault, uploadId=upload_id, archiveSize=str(len(data)),
-        checksum=TreeHasher(data).hexdigest())
+    done = _complete(client, vault, upload_id, data)
     assert _download(client, vault, done["archiveId"]) == data
 
 
@@ -85,14 +88,10 @@ def test_gap_fails_complete_and_upload_survives(client: Any, vault: str) -> None
     _part(client, vault, upload_id, 0, data[:MIB])
     _part(client, vault, upload_id, 2 * MIB, data[2 * MIB :])
     with pytest.raises(client.exceptions.InvalidParameterValueException) as err:
-        client.complete_multipart_upload(
-            vaultName=vault, uploadId=upload_id, archiveSize=str(len(data)),
-            checksum=TreeHasher(data).hexdigest())
+        _complete(client, vault, upload_id, data)
     assert "Missing content range" in error_message(err)
     _part(client, vault, upload_id, MIB, data[MIB : 2 * MIB])
-    done = client.complete_multipart_upload(
-        vaultName=vault, uploadId=upload_id, archiveSize=str(len(data)),
-        checksum=TreeHasher(data).hexdigest())
+    done = _complete(client, vault, upload_id, data)
     assert _download(client, vault, done["archiveId"]) == data
 
 

@@ -63,6 +63,19 @@ def server() -> Iterator[LocalServer]:
         yield srv
 
 
+def _vault_and_tree(server: LocalServer, tmp_path: Path, *, small: int,
+                    big_sizes: tuple[int, ...], seed: int
+                    ) -> tuple[Endpoint, Path, Path, dict[str, bytes]]:
+    """Most tests' start: the endpoint, a tree of files under ``data`` (returned as
+    :func:`make_tree` returns it), the journal's path, and the vault created through the CLI."""
+    ep = Endpoint.of(server)
+    root = tmp_path / "data"
+    journal = tmp_path / "journal.log"
+    files = make_tree(root, small=small, big_sizes=big_sizes, seed=seed)
+    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    return ep, root, journal, files
+
+
 def _sync(ep: Endpoint, root: Path, journal: Path, *extra: str) -> int:
     return main(["sync", "--dir", str(root), "--vault", VAULT, "--journal", str(journal),
                  "--partsize", "1", "--concurrency", "4", *extra, *ep.args()])
@@ -95,11 +108,7 @@ def test_a_request_failing_ten_times_in_a_row_is_carried_by_the_time_budget(
     server: LocalServer, tmp_path: Path, fast_backoff: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    make_tree(root, small=1, big_sizes=(), seed=2)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, _ = _vault_and_tree(server, tmp_path, small=1, big_sizes=(), seed=2)
     FaultScript({"UploadArchive": (*STREAK, "ok")}).arm(server.control)
     server.control.reset_stats()
     assert _sync(ep, root, journal) == 0
@@ -114,11 +123,7 @@ def test_an_outage_longer_than_retry_timeout_fails_the_request_in_that_time(
 ) -> None:
     """--retry-timeout is the budget: a request failing without end is given up once it has
     failed for that long (here 1 s: dozens of attempts at millisecond backoff), not sooner."""
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    make_tree(root, small=1, big_sizes=(), seed=2)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, _ = _vault_and_tree(server, tmp_path, small=1, big_sizes=(), seed=2)
     server.control.inject_fault("UploadArchive", "error", 100_000, status=503,
                                 code="ServiceUnavailableException")
     server.control.reset_stats()
@@ -179,12 +184,9 @@ def _rate(script: FaultScript, server: LocalServer) -> tuple[int, int]:
 def test_sync_and_restore_through_20_percent_faults(
     server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    files = make_tree(root, small=SMALL_FILES, big_sizes=BIG_SIZES, seed=7)
+    ep, root, journal, files = _vault_and_tree(
+        server, tmp_path, small=SMALL_FILES, big_sizes=BIG_SIZES, seed=7)
     assert len(files) == 200
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
 
     # Expected requests: one per small file, (1 + parts + 1) per big one; scripts run a
     # little longer than that so the whole run, retries included, meets faults.
@@ -245,11 +247,7 @@ def test_lost_upload_archive_reply_is_reported_by_name(
 ) -> None:
     """The default single-request upload: a reply lost after the service stored the archive
     leaves an extra copy that no API call can find; the run says which files are concerned."""
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    files = make_tree(root, small=10, big_sizes=(), seed=3)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, files = _vault_and_tree(server, tmp_path, small=10, big_sizes=(), seed=3)
     FaultScript({"UploadArchive": ("ok", "truncate") * 5}).arm(server.control)
     capsys.readouterr()
     assert _sync(ep, root, journal) == 0
@@ -283,11 +281,8 @@ def test_multipart_only_leaves_no_orphan_when_creating_replies_are_lost(
 ) -> None:
     """``--multipart-only``: the same lost replies, and on every call that creates something;
     Complete is idempotent and a stray upload is aborted, so the vault matches the journal."""
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    make_tree(root, small=10, big_sizes=(2 * MIB,), seed=3)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, _ = _vault_and_tree(
+        server, tmp_path, small=10, big_sizes=(2 * MIB,), seed=3)
     FaultScript({"InitiateMultipartUpload": ("ok", "truncate") * 3,
                  "CompleteMultipartUpload": ("ok", "truncate") * 3}).arm(server.control)
     assert _sync(ep, root, journal, "--multipart-only") == 0
@@ -301,11 +296,8 @@ def test_multipart_only_through_20_percent_faults_of_every_kind(
     server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Every fault kind on every operation, truncated replies to creating calls included."""
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    make_tree(root, small=40, big_sizes=(int(1.5 * MIB), 2 * MIB), seed=9)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, _ = _vault_and_tree(
+        server, tmp_path, small=40, big_sizes=(int(1.5 * MIB), 2 * MIB), seed=9)
     script = FaultScript.build(
         {"InitiateMultipartUpload": 60, "UploadMultipartPart": 60,
          "CompleteMultipartUpload": 60},
@@ -330,11 +322,7 @@ def test_multipart_only_through_20_percent_faults_of_every_kind(
 def test_lost_initiate_reply_leaves_no_stale_upload(
     server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
-    make_tree(root, small=0, big_sizes=(2 * MIB,), seed=4)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, _ = _vault_and_tree(server, tmp_path, small=0, big_sizes=(2 * MIB,), seed=4)
     FaultScript({"InitiateMultipartUpload": ("truncate",)}).arm(server.control)
     assert _sync(ep, root, journal) == 0
     assert_vault_matches_journal(server.control, VAULT, journal)
@@ -353,12 +341,9 @@ def test_network_outage_fails_the_run_and_the_rerun_resumes(
 ) -> None:
     """An outage longer than the retry budget: the run ends with exit 1, nothing recorded
     wrongly; the rerun sends only the missing parts of the interrupted upload."""
-    ep = Endpoint.of(server)
-    root = tmp_path / "data"
-    journal = tmp_path / "journal.log"
     size = 3 * MIB + 100
-    files = make_tree(root, small=1, big_sizes=(size,), seed=5)
-    assert main(["create-vault", VAULT, *ep.args()]) == 0
+    ep, root, journal, files = _vault_and_tree(
+        server, tmp_path, small=1, big_sizes=(size,), seed=5)
     # The first two parts go through, then the network is gone for every upload request.
     server.control.inject_fault("UploadMultipartPart", "delay", 2, delay=0.0)
     for operation in ("UploadMultipartPart", "UploadArchive"):

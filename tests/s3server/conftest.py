@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_support import STORAGES, server_on
 
 from glacierlib.localserver import LocalServer, ServerConfig, running_server
 
 from .support import make_s3_client
 
 
-@pytest.fixture(params=["memory", "disk"])
+@pytest.fixture(params=STORAGES)
 def s3_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalServer]:
     """A local server (both faces) in memory or under ``tmp_path / "data"``."""
-    data_dir = tmp_path / "data" if request.param == "disk" else None
-    with running_server(data_dir, config=ServerConfig()) as server:
+    with server_on(request.param, tmp_path) as server:
         yield server
 
 

@@ -12,12 +12,12 @@ without them moto computes CRC32 under those names.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from server_support import moto_client_kwargs, moto_endpoint
 
 from glacierlib.localserver import LocalServer
 
@@ -30,21 +30,14 @@ pytestmark = pytest.mark.moto
 
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[Any]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10).close()
+    with moto_endpoint() as url:
+        kwargs = moto_client_kwargs(url)
 
         class _Endpoint:
             def client_kwargs(self) -> dict[str, str]:
-                return {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1",
-                        "aws_access_key_id": "AKIDMOTO", "aws_secret_access_key": "moto"}
+                return dict(kwargs)
 
         yield make_s3_client(_Endpoint())  # type: ignore[arg-type]
-    finally:
-        server.stop()
 
 
 def _code(call: Any, **kwargs: Any) -> tuple[int, str]:

@@ -17,7 +17,6 @@ Always real botocore over real HTTP on loopback; nothing is mocked.
 
 from __future__ import annotations
 
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +25,7 @@ import attrs
 import botocore.session
 import pytest
 from botocore.config import Config
+from server_support import moto_endpoint
 
 from glacierlib.client import Connection, GlacierStore, make_session
 from glacierlib.localserver import LocalServer
@@ -82,16 +82,8 @@ def raw_s3(endpoint: str) -> Any:
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[str]:
     """moto in server mode on a free loopback port; its endpoint URL."""
-    moto_server = pytest.importorskip("moto.server")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10).close()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 def fresh_bucket(endpoint: str) -> tuple[str, Any]:

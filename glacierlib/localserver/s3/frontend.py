@@ -143,12 +143,9 @@ def serve_s3(handler: Any, url: Any, request_id: str,
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         operation, bucket, key = match_s3_route(handler.command, url.path, query,
                                                 handler.headers)
-        handler.server.stats.record(operation, length or 0)
-        fault = handler.server.faults.take(operation)
-        if fault is not None:
-            fault = handler._apply_fault(fault, reader)
-            if fault is None and handler.close_connection:
-                return
+        fault, ended = handler._take_fault(operation, length, reader)
+        if ended:
+            return
         region = _verify(handler, url.path + (f"?{url.query}" if url.query else ""))
         call = S3Call(operation=operation, bucket=bucket, key=key, region=region,
                       query=query, headers=handler.headers, reader=reader,
