@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import attrs
 
 from glacierlib.exceptions import ConfigError, InvalidSetting
+from glacierlib.pacing import RetrievalRate, parse_rate
+from glacierlib.waiting import parse_duration
 
 if TYPE_CHECKING:
     from glacierlib.filters import FilterSet
@@ -104,7 +106,6 @@ LEGACY_IGNORED_NAMES = frozenset({
     "leaf-optimization",
     "base-dir",
     "job-id",
-    "wait",
 })
 
 #: Option name (dashes, as written on the command line and in config files) -> Settings field.
@@ -147,6 +148,10 @@ OPTION_FIELDS: Mapping[str, str] = {
     "multipart-only": "multipart_only",
     "quiet": "quiet",
     "verbose": "verbose",
+    "wait": "wait",
+    "wait-timeout": "wait_timeout",
+    "poll-interval": "poll_interval",
+    "max-retrieval-rate": "max_retrieval_rate",
 }
 
 #: Every name a config file may set: the non-list options plus the legacy ones.
@@ -355,6 +360,14 @@ def parse_size(value: object) -> int:
 
 def _opt_size(value: object) -> int | None:
     return None if value is None else parse_size(value)
+
+
+def _opt_duration(value: object) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+def _opt_rate(value: object) -> RetrievalRate | None:
+    return None if value is None else parse_rate(value)
 
 
 def _mib_to_bytes(value: object) -> int | None:
@@ -600,6 +613,12 @@ class Settings:
     # Output
     quiet: bool = attrs.field(default=False, converter=_to_bool)
     verbose: bool = attrs.field(default=False, converter=_to_bool)
+
+    # Waiting for jobs and retrieval pacing (issue #16)
+    wait: bool = attrs.field(default=False, converter=_to_bool)
+    wait_timeout: float | None = attrs.field(default=None, converter=_opt_duration)
+    poll_interval: float | None = attrs.field(default=None, converter=_opt_duration)
+    max_retrieval_rate: RetrievalRate | None = attrs.field(default=None, converter=_opt_rate)
 
     # Provenance
     config_path: Path | None = attrs.field(default=None, converter=_opt_path)
