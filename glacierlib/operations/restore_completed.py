@@ -94,7 +94,7 @@ def restore_completed(
     require(settings, "dir", "vault", "journal")
     assert settings.dir is not None and settings.vault is not None
     assert settings.journal is not None
-    root, vault = settings.dir, settings.vault
+    root = settings.dir
     state = read_journal(settings.journal, filters=settings.filters)
     found, unsafe = missing_files(state, root)
     for skipped in unsafe:
@@ -106,7 +106,8 @@ def restore_completed(
         return RestoreCompletedReport(unsafe=tuple(unsafe))
     with store_for(settings, on_event) as store:
         if settings.wait:
-            return download_as_ready(settings, store, found, unsafe, on_event, clock=clock)
+            return download_as_ready(settings, store, found, unsafe, on_event, clock=clock,
+                                     tier=settings.tier)
         found_round = fetch_ready(settings, store, found, on_event)
         if not found_round.planned and not found_round.rejected and found_round.in_progress:
             raise NothingReadyYet(
