@@ -153,9 +153,9 @@ def test_pacing_without_wait_defers_the_rest_with_exit_75(
     seed_vault(slow_server, tmp_path / "journal", FILES)
     res = run_cli(slow_server, "restore", "--dir", tmp_path / "restored", "--vault", VAULT,
                   "--journal", tmp_path / "journal", "--max-number-of-files", "10",
-                  "--max-retrieval-rate", "10K/h")
+                  "--max-retrieval-rate", "100K/h")
     assert res.code == 75, res.err
-    assert len(_jobs(slow_server)) == 1  # a.bin (3000 bytes); b/c.bin waits 18 minutes
+    assert len(_jobs(slow_server)) == 1  # a.bin (3000 bytes); b/c.bin must wait 105 s
     assert "Deferred by the retrieval budget: 2 archive(s)" in res.out
 
 
@@ -189,13 +189,14 @@ def test_schedule_and_parsers() -> None:
         parse_rate("fast")
     with pytest.raises(ValueError):
         parse_duration("0s")
-    assert schedule([RetrievalRate(100, 3600)], [50, 50, 200, 100]) == [0, 1800, None, 3600]
+    assert schedule([RetrievalRate(100, 3600)], [50, 50, 200, 100]) == [0, 1800, None, 5400]
 
 
 def test_wait_for_backs_off_and_times_out() -> None:
     class Clock:
-        t = 0.0
-        slept: list[float] = []
+        def __init__(self) -> None:
+            self.t = 0.0
+            self.slept: list[float] = []
 
         def now(self) -> float:
             return self.t
