@@ -209,3 +209,46 @@ def test_wait_for_backs_off_and_times_out() -> None:
     with pytest.raises(WaitTimedOut):
         wait_for(lambda: WaitStatus(1), WaitPolicy(10, 40, timeout=100), clock=clock)
     assert clock.slept == [10, 20, 40, 30]
+
+
+def _inventory_jobs(server: LocalServer) -> list[str]:
+    with server_store(server) as store:
+        return [j.job_id for j in store.list_jobs(VAULT) if j.action == "InventoryRetrieval"]
+
+
+def test_retrieve_inventory_wait_times_out_then_rerun_reuses_the_job(
+        slow_server: LocalServer, tmp_path: Path) -> None:
+    seed_vault(slow_server, tmp_path / "journal", FILES)
+    slow_server.control.take_inventory(VAULT)
+    args = ("retrieve-inventory", "--vault", VAULT, "--wait", "--poll-interval", "0.05s")
+    first = run_cli(slow_server, *args, "--wait-timeout", "0.3s")
+    assert first.code == 75, first.err
+    assert "--wait-timeout passed with 1 inventory job(s) still pending" in first.err
+    jobs = _inventory_jobs(slow_server)
+    assert len(jobs) == 1
+    slow_server.control.advance_clock(HOUR)
+    second = run_cli(slow_server, *args, "--new-journal", tmp_path / "new")
+    assert second.code == 0, second.err
+    assert _inventory_jobs(slow_server) == jobs
+    assert f"Retrieved Inventory, job id {jobs[0]} (JSON), finished" in second.out
+    assert "Wrote 3 archive(s)" in second.out
+    assert len((tmp_path / "new").read_text().splitlines()) == 3
+
+
+def test_download_inventory_wait_starts_a_job_and_waits(
+        slow_server: LocalServer, tmp_path: Path) -> None:
+    from glacierlib.operations.inventory import download_inventory
+
+    seed_vault(slow_server, tmp_path / "journal", FILES)
+    slow_server.control.take_inventory(VAULT)
+    new = tmp_path / "new"
+    assert run_cli(slow_server, "download-inventory", "--vault", VAULT, "--new-journal",
+                   new).code == 75  # without --wait: as before, and no job started
+    assert _inventory_jobs(slow_server) == []
+    clock = SimClock(slow_server, 1e9)
+    events: list[ProgressEvent] = []
+    report = download_inventory(_settings(slow_server, tmp_path, wait=True, new_journal=new),
+                                events.append, clock=clock)
+    assert report.archives == 3 and len(_inventory_jobs(slow_server)) == 1
+    assert clock.sleeps[0] == 1800  # inventories: the first check after 30 minutes
+    assert [e.pending for e in events if isinstance(e, Waiting)] == [1] * len(clock.sleeps)
