@@ -7,6 +7,10 @@ the server) or between CLI runs, so nothing here waits for real hours.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +23,18 @@ from glacierlib.pacing import RetrievalRate, parse_rate, schedule
 from glacierlib.progress import ProgressEvent, Waiting
 from glacierlib.waiting import WaitPolicy, WaitStatus, WaitTimedOut, parse_duration, wait_for
 from tests.conftest import make_glacier_client
-from tests.restore_support import VAULT, files_in, pattern, run_cli, seed_vault, server_store
+from tests.restore_support import (
+    VAULT,
+    connection_args,
+    files_in,
+    pattern,
+    run_cli,
+    seed_vault,
+    server_store,
+)
 
 HOUR = 3600.0
+ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 
 
@@ -227,7 +240,7 @@ def test_retrieve_inventory_wait_times_out_then_rerun_reuses_the_job(
     jobs = _inventory_jobs(slow_server)
     assert len(jobs) == 1
     slow_server.control.advance_clock(HOUR)
-    second = run_cli(slow_server, *args, "--new-journal", tmp_path / "new")
+    second = run_cli(slow_server, *args, "--new-journal", tmp_path / "new", "--wait-timeout", "5s")
     assert second.code == 0, second.err
     assert _inventory_jobs(slow_server) == jobs
     assert f"Retrieved Inventory, job id {jobs[0]} (JSON), finished" in second.out
@@ -252,3 +265,40 @@ def test_download_inventory_wait_starts_a_job_and_waits(
     assert report.archives == 3 and len(_inventory_jobs(slow_server)) == 1
     assert clock.sleeps[0] == 1800  # inventories: the first check after 30 minutes
     assert [e.pending for e in events if isinstance(e, Waiting)] == [1] * len(clock.sleeps)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_wait_stops_cleanly_and_a_rerun_continues(
+        slow_server: LocalServer, tmp_path: Path, sig: int, code: int) -> None:
+    """The real CLI in a child process, sleeping in the wait: the signal ends it at once."""
+    seed_vault(slow_server, tmp_path / "journal", FILES)
+    args = ["restore", "--dir", str(tmp_path / "restored"), "--vault", VAULT, "--journal",
+            str(tmp_path / "journal"), "--max-number-of-files", "10", "--wait",
+            "--poll-interval", "1h", *connection_args(slow_server)]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "glacierlib_cli", *args], cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert child.stderr is not None
+        lines = []
+        for line in child.stderr:  # wait until the child sleeps for its next check
+            lines.append(line)
+            if line.startswith("waiting: 3 pending"):
+                break
+        assert "next check in 1:00:00" in lines[-1], lines
+        child.send_signal(sig)
+        _out, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == code, err
+    assert "Traceback" not in err
+    jobs = _jobs(slow_server)
+    assert len(jobs) == 3
+    slow_server.control.advance_clock(HOUR)
+    rerun = run_cli(slow_server, *args[:-len(connection_args(slow_server))])
+    assert rerun.code == 0, rerun.err
+    assert sorted(_jobs(slow_server)) == sorted(jobs)
+    assert files_in(tmp_path / "restored") == FILES
