@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,8 +220,15 @@ def test_wait_for_backs_off_and_times_out() -> None:
             self.t += s
 
     clock = Clock()
+    calls: list[int] = []
+
+    def step() -> WaitStatus:
+        calls.append(1)
+        assert len(calls) < 20, "the timeout never came"
+        return WaitStatus(1)
+
     with pytest.raises(WaitTimedOut):
-        wait_for(lambda: WaitStatus(1), WaitPolicy(10, 40, timeout=100), clock=clock)
+        wait_for(step, WaitPolicy(10, 40, timeout=100), clock=clock)
     assert clock.slept == [10, 20, 40, 30]
 
 
@@ -287,6 +295,7 @@ def test_a_signal_mid_wait_stops_cleanly_and_a_rerun_continues(
             if line.startswith("waiting: 3 pending"):
                 break
         assert "next check in 1:00:00" in lines[-1], lines
+        time.sleep(0.5)  # let it reach the sleep: the signal must end the sleep itself
         child.send_signal(sig)
         _out, err = child.communicate(timeout=30)
     finally:
