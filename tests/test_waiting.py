@@ -311,3 +311,15 @@ def test_a_signal_mid_wait_stops_cleanly_and_a_rerun_continues(
     assert rerun.code == 0, rerun.err
     assert sorted(_jobs(slow_server)) == sorted(jobs)
     assert files_in(tmp_path / "restored") == FILES
+
+
+def test_an_unreadable_retrieval_policy_is_a_warning_not_a_failure(
+        local_server: LocalServer, tmp_path: Path) -> None:
+    seed_vault(local_server, tmp_path / "journal", FILES)
+    local_server.control.inject_fault("GetDataRetrievalPolicy", "error", 1, status=403,
+                                      code="AccessDeniedException")
+    res = run_cli(local_server, "restore", "--dir", tmp_path / "restored", "--vault", VAULT,
+                  "--journal", tmp_path / "journal", "--max-number-of-files", "10")
+    assert res.code == 0, res.err
+    assert "WARNING: could not read the data retrieval policy" in res.err
+    assert len(_jobs(local_server)) == 3

@@ -54,7 +54,7 @@ from glacierlib.restore_plan import (
     SkippedRestore,
     plan_restore,
 )
-from glacierlib.storage import JobDescription, VaultStore
+from glacierlib.storage import JobDescription, RetrievalPolicy, VaultStore
 from glacierlib.waiting import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
@@ -239,7 +239,14 @@ def _pacer(settings: Settings, store: VaultStore, state: JournalState,
     if settings.max_retrieval_rate is not None:
         rates.append(settings.max_retrieval_rate)
     if settings.tier == "Standard":
-        policy = store.get_data_retrieval_policy()
+        try:
+            policy = store.get_data_retrieval_policy()
+        except NoLongerSupported:
+            raise
+        except GlacierlibError as exc:  # e.g. an IAM policy without GetDataRetrievalPolicy
+            on_event(Notice(f"could not read the data retrieval policy ({exc}); the service "
+                            "still enforces it", level="warning"))
+            policy = RetrievalPolicy("None")
         if policy.strategy == "BytesPerHour" and policy.bytes_per_hour:
             rates.append(RetrievalRate(policy.bytes_per_hour, 3600))
             on_event(Notice(f"the data retrieval policy allows {policy.bytes_per_hour} bytes "
@@ -336,7 +343,8 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress, *,
                     f"{plan.deferred} more file(s), {plan.deferred_bytes} bytes, left for a "
                     "later run by --max-number-of-files/--max-size"
                 ))
-            pacer = _pacer(settings, store, writer.state, on_event, now)
+            pacer = (_pacer(settings, store, writer.state, on_event, now)
+                     if plan.retrievals else None)
             queue = list(plan.retrievals)
             refused: list[FailedRetrieval] = []
 
