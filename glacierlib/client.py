@@ -78,6 +78,7 @@ from glacierlib.storage import (
     MultipartUpload,
     PartBody,
     PartInfo,
+    RetrievalPolicy,
     StoreCapabilities,
     VaultInfo,
     VaultStore,
@@ -1146,6 +1147,14 @@ class GlacierStore:
     def delete_vault_notifications(self, vault: str) -> None:
         self._call("DeleteVaultNotifications", f"vault {vault!r}",
                    "delete_vault_notifications", vaultName=vault)
+
+    def get_data_retrieval_policy(self) -> RetrievalPolicy:
+        result = self._call("GetDataRetrievalPolicy", "the data retrieval policy",
+                            "get_data_retrieval_policy")
+        rules = (result.get("Policy") or {}).get("Rules") or [{}]
+        per_hour = rules[0].get("BytesPerHour")
+        return RetrievalPolicy(str(rules[0].get("Strategy") or "None"),
+                               int(per_hour) if per_hour is not None else None)
 
     # ------------------------------------------------------------------ checks
 

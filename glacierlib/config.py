@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import attrs
 
 from glacierlib.exceptions import ConfigError, InvalidSetting
+from glacierlib.pacing import RetrievalRate, parse_rate
+from glacierlib.waiting import parse_duration, positive_duration
 
 if TYPE_CHECKING:
     from glacierlib.filters import FilterSet
@@ -115,7 +117,6 @@ LEGACY_IGNORED_NAMES = frozenset({
     "leaf-optimization",
     "base-dir",
     "job-id",
-    "wait",
 })
 
 #: Option name (dashes, as written on the command line and in config files) -> Settings field.
@@ -160,6 +161,10 @@ OPTION_FIELDS: Mapping[str, str] = {
     "multipart-only": "multipart_only",
     "quiet": "quiet",
     "verbose": "verbose",
+    "wait": "wait",
+    "wait-timeout": "wait_timeout",
+    "poll-interval": "poll_interval",
+    "max-retrieval-rate": "max_retrieval_rate",
 }
 
 #: Every name a config file may set: the non-list options plus the legacy ones.
@@ -425,21 +430,6 @@ def parse_size(value: object) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
 
 
-_DURATION_RE = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)[ \t]*(s|sec|m|min|h)?", re.IGNORECASE)
-_DURATION_UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from ``900``, ``90s``, ``15m``, ``2h`` or ``0.5``: a bare number is seconds, as
-    ``--timeout`` counts them."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION_RE.fullmatch(str(value).strip())
-    if match is None:
-        raise ValueError(f"expected a duration such as 900, 90s, 15m or 2h, got {value!r}")
-    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
-
-
 def _check_retry_timeout(_i: object, _a: object, value: float) -> None:
     if not 0 <= value <= MAX_RETRY_TIMEOUT:
         raise ValueError(f"must be between 0 and {MAX_RETRY_TIMEOUT // 3600}h, got {value:g}s")
@@ -447,6 +437,14 @@ def _check_retry_timeout(_i: object, _a: object, value: float) -> None:
 
 def _opt_size(value: object) -> int | None:
     return None if value is None else parse_size(value)
+
+
+def _opt_duration(value: object) -> float | None:
+    return None if value is None else positive_duration(value)
+
+
+def _opt_rate(value: object) -> RetrievalRate | None:
+    return None if value is None else parse_rate(value)
 
 
 def _mib_to_bytes(value: object) -> int | None:
@@ -702,6 +700,12 @@ class Settings:
     # Output
     quiet: bool = attrs.field(default=False, converter=_to_bool)
     verbose: bool = attrs.field(default=False, converter=_to_bool)
+
+    # Waiting for jobs and retrieval pacing (issue #16)
+    wait: bool = attrs.field(default=False, converter=_to_bool)
+    wait_timeout: float | None = attrs.field(default=None, converter=_opt_duration)
+    poll_interval: float | None = attrs.field(default=None, converter=_opt_duration)
+    max_retrieval_rate: RetrievalRate | None = attrs.field(default=None, converter=_opt_rate)
 
     # Provenance
     config_path: Path | None = attrs.field(default=None, converter=_opt_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from pathlib import Path
 
 from glacierlib.exceptions import UnsafeNameError
@@ -146,7 +147,11 @@ def safe_join(root: Path, rel: str) -> Path:
     for part in (resolved, *resolved.parents):
         if part == resolved_root:
             break
-        if part.is_symlink():
+        try:
+            is_link = stat.S_ISLNK(os.lstat(part).st_mode)
+        except OSError:  # absent, or a name the filesystem cannot hold: not a link
+            is_link = False
+        if is_link:
             raise UnsafeNameError(
                 f"unsafe file name {rel!r}: cannot be resolved (symbolic link loop)", name=rel
             )

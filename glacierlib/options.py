@@ -94,6 +94,10 @@ def settings(
     follow: bool | None = None,
     fsync: bool | None = None,
     multipart_only: bool | None = None,
+    wait: bool | None = None,
+    wait_timeout: float | str | None = None,
+    poll_interval: float | str | None = None,
+    max_retrieval_rate: str | None = None,
     filters: Sequence[tuple[FilterKind, str]] = (),
     config: _PathArg | None = None,
     environ: Mapping[str, str] | None = None,
@@ -109,11 +113,12 @@ def settings(
 
     Units: ``part_size_mib``, ``segment_size_mib`` and ``check_max_file_size_mib`` count MiB
     (the ``Settings`` fields ``part_size``... hold bytes); ``max_size`` is bytes or a string
-    such as ``"20G"``; ``timeout`` is seconds; ``retry_timeout`` seconds or a string such as
-    ``"15m"`` (``max_attempts`` 0: no cap on attempts, only that budget). ``filters`` are
-    ``(kind, pattern)`` rules in command-line order. ``environ`` is consulted like the CLI's
-    environment (region and profile only); by default nothing is, and botocore reads ``AWS_*``
-    itself as usual.
+    such as ``"20G"``; ``timeout`` is seconds; ``retry_timeout``, ``wait_timeout`` and
+    ``poll_interval`` are seconds or strings such as ``"15m"`` (``max_attempts`` 0: no cap on
+    attempts, only the retry budget); ``max_retrieval_rate`` is ``"1G/h"`` or ``"20G/d"``.
+    ``filters`` are ``(kind, pattern)`` rules in command-line order. ``environ`` is consulted
+    like the CLI's environment (region and profile only); by default nothing is, and botocore
+    reads ``AWS_*`` itself as usual.
 
     A bad value raises :class:`~glacierlib.exceptions.InvalidSetting` (a ``ConfigError``)
     naming the keyword, in the keyword's unit; a bad config file line, ``ConfigError`` naming

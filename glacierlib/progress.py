@@ -21,6 +21,7 @@ __all__ = [
     "ProgressCallback",
     "ProgressEvent",
     "Retrying",
+    "Waiting",
     "ignore_progress",
 ]
 
@@ -86,7 +87,20 @@ class Notice:
     level: str = "info"
 
 
-ProgressEvent = PlanReady | FileStarted | BytesMoved | FileDone | FileSkipped | Retrying | Notice
+@attrs.frozen
+class Waiting:
+    """A wait for jobs (``--wait``): how many are pending, ready, done, and when the next
+    status check is due (``next_check`` seconds from now)."""
+
+    pending: int
+    ready: int
+    done: int
+    next_check: float
+    failed: int = 0
+
+
+ProgressEvent = (PlanReady | FileStarted | BytesMoved | FileDone | FileSkipped | Retrying
+                 | Notice | Waiting)
 ProgressCallback = Callable[[ProgressEvent], None]
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "MultipartUpload",
     "PartBody",
     "PartInfo",
+    "RetrievalPolicy",
     "StoreCapabilities",
     "VaultInfo",
     "VaultStore",
@@ -164,6 +165,15 @@ class JobDescription:
 
 
 @attrs.frozen
+class RetrievalPolicy:
+    """GetDataRetrievalPolicy's rule: ``None``, ``FreeTier`` or ``BytesPerHour`` (with
+    ``bytes_per_hour``). It limits Standard-tier archive retrievals of the whole account."""
+
+    strategy: str
+    bytes_per_hour: int | None = None
+
+
+@attrs.frozen
 class JobOutput:
     """GetJobOutput response: headers as values, the body as a stream to read and close.
 
@@ -238,4 +248,7 @@ class VaultStore(Protocol):
     def set_vault_notifications(self, vault: str, sns_topic: str, events: list[str]) -> None: ...
     def get_vault_notifications(self, vault: str) -> tuple[str, list[str]] | None: ...
     def delete_vault_notifications(self, vault: str) -> None: ...
+
+    # account
+    def get_data_retrieval_policy(self) -> RetrievalPolicy: ...
 

@@ -132,6 +132,16 @@ CATALOGUE: tuple[Option, ...] = (
     _f("multipart-only", "upload small files with a multipart upload too (three requests "
                          "instead of one): a retry after a lost reply then never stores a "
                          "second copy"),
+    # Waiting for jobs and retrieval pacing
+    _f("wait", "keep running until the jobs finish, downloading each output as soon as it is "
+               "ready"),
+    _v("wait-timeout", "DURATION", "with --wait: give up after this long (90m, 12h, 2d); "
+                                   "exit 75, a rerun continues"),
+    _v("poll-interval", "DURATION", "with --wait: first status check after this long, then "
+                                    "doubling (default by tier: 1m Expedited, 15m Standard, "
+                                    "30m Bulk and inventories; at most 1h)"),
+    _v("max-retrieval-rate", "SIZE[/h|/d]", "initiate retrieval jobs for at most SIZE bytes "
+                                            "per hour (500M, 1G/h) or per day (20G/d)"),
     # local-server
     _v("data-dir", "DIR", "directory where the local server keeps its vaults", settings=False),
     _v("port", "PORT", "TCP port (default: 0, a free port)", settings=False),

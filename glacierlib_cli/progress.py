@@ -31,6 +31,7 @@ from glacierlib.progress import (
     PlanReady,
     ProgressEvent,
     Retrying,
+    Waiting,
 )
 
 __all__ = ["ProgressDisplay", "format_bytes", "format_duration", "format_rate"]
@@ -261,6 +262,12 @@ class ProgressDisplay:
             if self._quiet:
                 return None
             return event.message
+        if isinstance(event, Waiting):
+            if self._quiet:
+                return None
+            failed = f", {event.failed} failed" if event.failed else ""
+            return (f"waiting: {event.pending} pending, {event.ready} ready, {event.done} done"
+                    f"{failed}; next check in {format_duration(event.next_check)}")
         return None  # pragma: no cover - every event type is handled above
 
     # -- rendering -----------------------------------------------------------------------

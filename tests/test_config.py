@@ -607,7 +607,8 @@ def test_retry_settings_defaults_and_precedence(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("option", "value", "needle"), [
     ("retry-timeout", "soon", "expected a duration"),
-    ("retry-timeout", "30d", "expected a duration"),
+    ("retry-timeout", "30d", "between 0 and 168h"),
+    ("retry-timeout", "30w", "expected a duration"),
     ("retry-timeout", "200h", "between 0 and 168h"),
     ("max-attempts", "-1", "non-negative integer"),
     ("max-attempts", "20000", "between 0 (no limit) and 10000"),

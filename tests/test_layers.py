@@ -19,6 +19,8 @@ RANKS: dict[str, int] = {
     "glacierlib.treehash": 0,
     "glacierlib.exceptions": 0,
     "glacierlib.progress": 0,
+    "glacierlib.waiting": 0,
+    "glacierlib.pacing": 0,
     "glacierlib.config": 1,
     "glacierlib.options": 1,
     "glacierlib.journal": 1,

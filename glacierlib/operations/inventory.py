@@ -48,11 +48,13 @@ from glacierlib.operations._store import store_for
 from glacierlib.operations.restore import require
 from glacierlib.progress import FileSkipped, Notice, ProgressCallback, ignore_progress
 from glacierlib.storage import JobDescription, VaultStore
+from glacierlib.waiting import SYSTEM_CLOCK, Clock, WaitPolicy, WaitStatus, wait_for
 
 __all__ = [
     "DownloadInventoryReport",
     "InventoryJobStarted",
     "NameFallback",
+    "await_inventory_job",
     "download_inventory",
     "inventory_to_journal",
     "newest_inventory_job",
@@ -61,12 +63,18 @@ __all__ = [
 ]
 
 MAX_REPORTED_FALLBACKS = 1000
+#: A finished inventory job's output stays downloadable about this long.
+DAY = 86400.0
 
 
 @attrs.frozen
 class InventoryJobStarted:
+    """The job; with ``--wait``: ``ready``, and what was written to ``--new-journal``."""
+
     job_id: str
     format: str
+    ready: bool = False
+    journal: DownloadInventoryReport | None = None
 
 
 @attrs.frozen
@@ -96,19 +104,92 @@ class DownloadInventoryReport:
 
 
 def retrieve_inventory(
-    settings: Settings, on_event: ProgressCallback = ignore_progress,
+    settings: Settings, on_event: ProgressCallback = ignore_progress, *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> InventoryJobStarted:
-    """Initiate a full inventory-retrieval job (JSON or CSV) with mt-aws-glacier's marker."""
+    """Initiate a full inventory-retrieval job (JSON or CSV) with mt-aws-glacier's marker.
+
+    With ``settings.wait`` a full inventory job of the same format already in progress is
+    reused (a rerun after ``--wait-timeout`` or Ctrl-C starts nothing new), the job is watched
+    until it finishes, and with ``settings.new_journal`` its output is written there.
+    """
     require(settings, "vault")
     assert settings.vault is not None
     fmt = settings.request_inventory_format.upper()
     with store_for(settings, on_event) as store:
-        job_id = store.initiate_inventory_retrieval(
-            settings.vault, format=fmt, description=INVENTORY_JOB_DESCRIPTION,
-            sns_topic=settings.sns_topic,
+        running = (_running_inventory(store, settings.vault, fmt, fresh_since=clock.now() - DAY)
+                   if settings.wait else None)
+        if running is not None:
+            job_id = running.job_id
+            on_event(Notice(f"Reusing the inventory job started at {running.creation_date}, "
+                            f"job id {job_id}"))
+        else:
+            job_id = store.initiate_inventory_retrieval(
+                settings.vault, format=fmt, description=INVENTORY_JOB_DESCRIPTION,
+                sns_topic=settings.sns_topic,
+            )
+            on_event(Notice(f"Retrieved Inventory, job id {job_id}"))
+        if not settings.wait:
+            return InventoryJobStarted(job_id, fmt)
+        job = await_inventory_job(settings, store, job_id, on_event, clock=clock)
+        written = None
+        if settings.new_journal is not None:
+            written = _write_journal(settings, store, job, on_event)
+    return InventoryJobStarted(job_id, fmt, ready=True, journal=written)
+
+
+def _running_inventory(store: VaultStore, vault: str, fmt: str | None = None, *,
+                       fresh_since: float | None = None) -> JobDescription | None:
+    """The newest full inventory job still in progress (of ``fmt`` if given), if any.
+
+    With ``fresh_since`` (epoch seconds), a succeeded one created since then counts too: a
+    rerun after a timeout or an interrupt must not pay for a second inventory.
+    """
+    best: JobDescription | None = None
+    for job in store.list_jobs(vault):
+        if job.action != "InventoryRetrieval" or not _is_full_inventory(job):
+            continue
+        if job.completed and not (
+                fresh_since is not None and job.succeeded
+                and (parse_iso8601_or_none(job.creation_date) or 0) >= fresh_since):
+            continue
+        if fmt is not None and (job.inventory_format or "JSON").upper() != fmt:
+            continue
+        if best is None or _inventory_key(job) > _inventory_key(best):
+            best = job
+    return best
+
+
+def await_inventory_job(
+    settings: Settings, store: VaultStore, job_id: str, on_event: ProgressCallback, *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> JobDescription:
+    """Watch one inventory job with DescribeJob until it finishes (``--wait``).
+
+    One job: DescribeJob is the precise question. A failed job raises InventoryJobFailed;
+    ``--wait-timeout`` raises WaitTimedOut (exit 75).
+    """
+    assert settings.vault is not None
+    vault = settings.vault
+    seen: list[JobDescription] = []
+
+    def step() -> WaitStatus:
+        job = store.describe_job(vault, job_id)
+        seen.append(job)
+        return WaitStatus(0 if job.completed else 1, done=1 if job.succeeded else 0,
+                          failed=1 if job.completed and not job.succeeded else 0)
+
+    policy = WaitPolicy.for_tier("Inventory", poll_interval=settings.poll_interval,
+                                 timeout=settings.wait_timeout)
+    wait_for(step, policy, clock=clock, on_event=on_event, what="inventory job(s)")
+    job = seen[-1]
+    if not job.succeeded:
+        raise InventoryJobFailed(
+            f"the inventory job failed: {job.status_message or job.status_code} "
+            f"(job id {job.job_id})",
+            hint="start a new one with retrieve-inventory",
         )
-    on_event(Notice(f"Retrieved Inventory, job id {job_id}"))
-    return InventoryJobStarted(job_id, fmt)
+    return job
 
 
 def _is_full_inventory(job: JobDescription) -> bool:
@@ -285,34 +366,62 @@ def _refuse_existing(path: Path) -> None:
 
 
 def download_inventory(
-    settings: Settings, on_event: ProgressCallback = ignore_progress,
+    settings: Settings, on_event: ProgressCallback = ignore_progress, *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> DownloadInventoryReport:
-    """Write ``--new-journal`` from the newest finished full inventory; see the docstring."""
+    """Write ``--new-journal`` from the newest finished full inventory; see the docstring.
+
+    With ``settings.wait`` and no finished inventory, the job in progress is awaited, or one
+    is started first when none is running.
+    """
     require(settings, "vault", "new_journal")
+    assert settings.vault is not None and settings.new_journal is not None
+    _refuse_existing(settings.new_journal)
+    with store_for(settings, on_event) as store:
+        try:
+            job = newest_inventory_job(store, settings.vault)
+        except NothingReadyYet:
+            if not settings.wait:
+                raise
+            running = _running_inventory(store, settings.vault)
+            if running is not None:
+                job_id = running.job_id
+            else:
+                job_id = store.initiate_inventory_retrieval(
+                    settings.vault, format=settings.request_inventory_format.upper(),
+                    description=INVENTORY_JOB_DESCRIPTION, sns_topic=settings.sns_topic,
+                )
+                on_event(Notice(f"Retrieved Inventory, job id {job_id}"))
+            job = await_inventory_job(settings, store, job_id, on_event, clock=clock)
+        return _write_journal(settings, store, job, on_event)
+
+
+def _write_journal(
+    settings: Settings, store: VaultStore, job: JobDescription, on_event: ProgressCallback,
+) -> DownloadInventoryReport:
+    """Write the output of inventory ``job`` to ``--new-journal`` (temporary file, rename)."""
     assert settings.vault is not None and settings.new_journal is not None
     target = settings.new_journal
     _refuse_existing(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with store_for(settings, on_event) as store:
-        job = newest_inventory_job(store, settings.vault)
-        try:
-            with open(tmp, "wb") as handle, open_inventory_output(
-                store, settings.vault, job,
-            ) as reader:
-                written, fallbacks, fallback_count, unsafe_count = inventory_to_journal(
-                    reader, handle, on_event=on_event,
-                )
-                handle.flush()
-                if settings.fsync:
-                    os.fsync(handle.fileno())
-            _refuse_existing(target)  # appeared while we were downloading?
-            os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as handle, open_inventory_output(
+            store, settings.vault, job,
+        ) as reader:
+            written, fallbacks, fallback_count, unsafe_count = inventory_to_journal(
+                reader, handle, on_event=on_event,
+            )
+            handle.flush()
             if settings.fsync:
-                _fsync_dir(target.parent)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.fsync(handle.fileno())
+        _refuse_existing(target)  # appeared while we were downloading?
+        os.replace(tmp, target)
+        if settings.fsync:
+            _fsync_dir(target.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     if fallback_count > len(fallbacks):
         on_event(Notice(
             f"{fallback_count - len(fallbacks)} more archive(s) named by archive id"

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -31,12 +31,14 @@ from glacierlib.exceptions import (
     ConfigError,
     GlacierlibError,
     NoLongerSupported,
+    PolicyEnforced,
     UnsafeNameError,
 )
 from glacierlib.journal import ArchiveEntry, JournalState, JournalWriter, read_journal
 from glacierlib.metadata import parse_iso8601_or_none
 from glacierlib.names import safe_join
 from glacierlib.operations._store import store_for
+from glacierlib.pacing import Pacer, RetrievalRate, schedule
 from glacierlib.progress import (
     FileDone,
     FileSkipped,
@@ -48,10 +50,15 @@ from glacierlib.progress import (
 from glacierlib.restore_plan import (
     RestoreCandidate,
     RestorePlan,
+    Retrieval,
     SkippedRestore,
     plan_restore,
 )
-from glacierlib.storage import JobDescription, VaultStore
+from glacierlib.storage import JobDescription, RetrievalPolicy, VaultStore
+from glacierlib.waiting import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from glacierlib.operations.restore_completed import RestoreCompletedReport
 
 __all__ = [
     "FailedRetrieval",
@@ -71,6 +78,8 @@ class InitiatedRetrieval:
     archive_id: str
     size: int
     job_id: str
+    #: When it was initiated (seconds since the epoch, on the run's clock).
+    initiated_at: float = 0.0
 
 
 @attrs.frozen
@@ -89,10 +98,16 @@ class RestoreReport:
     failed: tuple[FailedRetrieval, ...] = ()
     unsafe: tuple[SkippedRestore, ...] = ()
     dry_run: bool = False
+    #: Left for later by ``--max-retrieval-rate`` (without ``--wait``: exit 75).
+    paced: tuple[Retrieval, ...] = ()
+    #: With ``--wait``: the downloads made as the jobs finished.
+    downloads: RestoreCompletedReport | None = None
+    #: Dry run with ``--max-retrieval-rate``: seconds until the last job would be initiated.
+    pace_seconds: float | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and (self.downloads is None or self.downloads.ok)
 
 
 def require(settings: Settings, *fields: str) -> None:
@@ -207,6 +222,46 @@ def retrieval_jobs_by_archive(
     return succeeded, running
 
 
+def _budget_text(pacer: Pacer | None) -> str:
+    return " and ".join(str(r) for r in pacer.rates) if pacer is not None else "none"
+
+
+def _pacer(settings: Settings, store: VaultStore, state: JournalState,
+           on_event: ProgressCallback, now: float) -> Pacer | None:
+    """The retrieval budget: ``--max-retrieval-rate`` and the vault's policy, if any.
+
+    The policy (BytesPerHour) limits Standard retrievals only, as on AWS; FreeTier cannot be
+    computed here (it depends on the month's usage), so it is named and the service decides.
+    Jobs recorded in the journal within the last day count against the budget, so a rerun
+    does not start a fresh hour.
+    """
+    rates: list[RetrievalRate] = []
+    if settings.max_retrieval_rate is not None:
+        rates.append(settings.max_retrieval_rate)
+    if settings.tier == "Standard":
+        try:
+            policy = store.get_data_retrieval_policy()
+        except NoLongerSupported:
+            raise
+        except GlacierlibError as exc:  # e.g. an IAM policy without GetDataRetrievalPolicy
+            on_event(Notice(f"could not read the data retrieval policy ({exc}); the service "
+                            "still enforces it", level="warning"))
+            policy = RetrievalPolicy("None")
+        if policy.strategy == "BytesPerHour" and policy.bytes_per_hour:
+            rates.append(RetrievalRate(policy.bytes_per_hour, 3600))
+            on_event(Notice(f"the data retrieval policy allows {policy.bytes_per_hour} bytes "
+                            "per hour: jobs are paced to stay under it"))
+        elif policy.strategy == "FreeTier":
+            on_event(Notice("the data retrieval policy is FreeTier: the service refuses "
+                            "retrievals beyond the free allowance"))
+    if not rates:
+        return None
+    sizes = {a.archive_id: a.size for a in state.latest_by_name().values()}
+    history = [(float(t), sizes[aid]) for aid, t in state.retrieve_jobs.items()
+               if aid in sizes and now - t < 86400]
+    return Pacer(rates, history)
+
+
 def _vault_jobs(store: VaultStore, vault: str) -> Mapping[str, str]:
     succeeded, running = retrieval_jobs_by_archive(store.list_jobs(vault))
     live = {aid: f"succeeded (job {job.job_id})" for aid, job in succeeded.items()}
@@ -214,7 +269,8 @@ def _vault_jobs(store: VaultStore, vault: str) -> Mapping[str, str]:
     return live
 
 
-def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) -> RestoreReport:
+def restore(settings: Settings, on_event: ProgressCallback = ignore_progress, *,
+            clock: Clock = SYSTEM_CLOCK) -> RestoreReport:
     """Initiate retrieval jobs for missing files, within the caps; see the module docstring."""
     require(settings, "dir", "vault", "journal")
     if settings.max_number_of_files is None and settings.max_size is None:
@@ -225,7 +281,7 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
     assert settings.dir is not None and settings.vault is not None
     assert settings.journal is not None
     root, vault = settings.dir, settings.vault
-    now = int(time.time())
+    now = int(clock.now())
 
     def make_plan(state: JournalState, vault_jobs: Mapping[str, str]) -> tuple[
         RestorePlan, list[SkippedRestore], dict[str, RestoreCandidate]
@@ -254,10 +310,17 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
         plan, unsafe, _ = make_plan(state, {})
         for skipped in unsafe:
             on_event(FileSkipped(skipped.name, skipped.reason, error=True))
-        return report(plan, unsafe, dry_run=True)
+        pace: float | None = None
+        if settings.max_retrieval_rate is not None:
+            times = schedule([settings.max_retrieval_rate], [r.size for r in plan.retrievals])
+            known = [t for t in times if t is not None]
+            pace = max(known) if known else 0.0
+        return attrs.evolve(report(plan, unsafe, dry_run=True), pace_seconds=pace)
 
     initiated: list[InitiatedRetrieval] = []
     failed: list[FailedRetrieval] = []
+    paced: tuple[Retrieval, ...] = ()
+    fetched: RestoreCompletedReport | None = None
     with JournalWriter.open(settings.journal, fsync=settings.fsync,
                             filters=settings.filters) as writer:
         found, _unsafe = missing_files(writer.state, root)
@@ -267,6 +330,8 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
                 on_event(FileSkipped(skipped.name, skipped.reason, error=True))
             return report(plan, unsafe)
         with store_for(settings, on_event) as store:
+            from glacierlib.operations.restore_completed import download_as_ready
+
             plan, unsafe, _ = make_plan(writer.state, _vault_jobs(store, vault))
             for skipped in unsafe:
                 on_event(FileSkipped(skipped.name, skipped.reason, error=True))
@@ -278,20 +343,67 @@ def restore(settings: Settings, on_event: ProgressCallback = ignore_progress) ->
                     f"{plan.deferred} more file(s), {plan.deferred_bytes} bytes, left for a "
                     "later run by --max-number-of-files/--max-size"
                 ))
-            for item in plan.retrievals:
-                try:
-                    job_id = store.initiate_archive_retrieval(
-                        vault, item.archive_id, tier=settings.tier,
-                        sns_topic=settings.sns_topic,
-                    )
-                except (AuthFailed, NoLongerSupported):
-                    raise
-                except GlacierlibError as exc:
-                    failed.append(FailedRetrieval(item.name, item.archive_id, str(exc)))
-                    on_event(FileSkipped(item.name, str(exc), error=True))
-                    continue
-                writer.retrieve_job(item.archive_id, job_id)
-                initiated.append(InitiatedRetrieval(item.name, item.archive_id, item.size,
-                                                    job_id))
-                on_event(FileDone(item.name, item.size, "retrieve", detail=job_id))
-    return report(plan, unsafe, initiated=tuple(initiated), failed=tuple(failed))
+            pacer = (_pacer(settings, store, writer.state, on_event, now)
+                     if plan.retrievals else None)
+            queue = list(plan.retrievals)
+            refused: list[FailedRetrieval] = []
+
+            def initiate_due() -> tuple[frozenset[str], float | None]:
+                """Initiate the queued jobs the budget allows now; (ids left, wake in)."""
+                while queue:
+                    item = queue[0]
+                    at = clock.now()
+                    delay = pacer.delay_for(item.size, at) if pacer is not None else 0.0
+                    if delay is None:
+                        queue.pop(0)
+                        why = (f"{item.size} bytes is more than the retrieval budget allows "
+                               f"({_budget_text(pacer)}); it can never be requested under it")
+                        refused.append(FailedRetrieval(item.name, item.archive_id, why))
+                        on_event(FileSkipped(item.name, why, error=True))
+                        continue
+                    if delay > 0:
+                        return frozenset(q.archive_id for q in queue), delay
+                    try:
+                        job_id = store.initiate_archive_retrieval(
+                            vault, item.archive_id, tier=settings.tier,
+                            sns_topic=settings.sns_topic,
+                        )
+                    except PolicyEnforced as exc:
+                        raise PolicyEnforced(
+                            f"the vault's data retrieval policy refused archive "
+                            f"{item.archive_id} ({item.name}, {item.size} bytes): {exc.message}",
+                            hint="lower --max-retrieval-rate, use another --tier, or change "
+                                 "the policy (GetDataRetrievalPolicy)",
+                        ) from exc
+                    except (AuthFailed, NoLongerSupported):
+                        raise
+                    except GlacierlibError as exc:
+                        queue.pop(0)
+                        failed.append(FailedRetrieval(item.name, item.archive_id, str(exc)))
+                        on_event(FileSkipped(item.name, str(exc), error=True))
+                        continue
+                    queue.pop(0)
+                    writer.retrieve_job(item.archive_id, job_id)
+                    if pacer is not None:
+                        pacer.record(item.size, at)
+                    initiated.append(InitiatedRetrieval(item.name, item.archive_id, item.size,
+                                                        job_id, at))
+                    on_event(FileDone(item.name, item.size, "retrieve", detail=job_id))
+                return frozenset(), None
+
+            later, _wake = initiate_due()
+            if settings.wait:
+                wanted = {r.archive_id for r in plan.retrievals} | {
+                    s.archive_id for s in plan.skipped}
+                fetched = download_as_ready(
+                    settings, store, [(c, e) for c, e in found if c.archive_id in wanted], (),
+                    on_event, clock=clock, before_check=initiate_due, tier=settings.tier)
+            elif later:
+                on_event(Notice(
+                    f"{len(queue)} retrieval(s), {sum(q.size for q in queue)} bytes, deferred "
+                    f"by the retrieval budget ({_budget_text(pacer)}); run again later or use "
+                    "--wait"))
+            failed.extend(refused)
+            paced = tuple(Retrieval(q.name, q.archive_id, q.size) for q in queue)
+    return attrs.evolve(report(plan, unsafe, initiated=tuple(initiated), failed=tuple(failed)),
+                        paced=paced, downloads=fetched)

@@ -17,6 +17,7 @@ from glacierlib.storage import (
     MultipartUpload,
     PartBody,
     PartInfo,
+    RetrievalPolicy,
     StoreCapabilities,
     VaultInfo,
     VaultStore,
@@ -137,3 +138,7 @@ class ForwardingStore:
 
     def delete_vault_notifications(self, vault: str) -> None:
         self._inner.delete_vault_notifications(vault)
+
+    # account
+    def get_data_retrieval_policy(self) -> RetrievalPolicy:
+        return self._inner.get_data_retrieval_policy()

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 NAME = "download-inventory"
 SUMMARY = "build a new journal from the newest finished full inventory"
-OPTIONS = ("vault", "new-journal", "fsync", "format")
+OPTIONS = ("vault", "new-journal", "fsync", "format", "wait", "wait-timeout", "poll-interval",
+           "request-inventory-format", "sns-topic")
 REQUIRED = ("vault", "new-journal")
 
 

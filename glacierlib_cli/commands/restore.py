@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from glacierlib_cli.exitcodes import ExitCode
+
 if TYPE_CHECKING:
     import argparse
 
@@ -14,7 +16,8 @@ if TYPE_CHECKING:
 NAME = "restore"
 SUMMARY = "initiate retrieval jobs for journal files missing locally"
 OPTIONS = ("dir", "vault", "journal", "max-number-of-files", "max-size", "tier", "sns-topic",
-           "dry-run", "filter", "include", "exclude", "fsync", "concurrency", "format")
+           "dry-run", "filter", "include", "exclude", "fsync", "concurrency", "format",
+           "segment-size", "wait", "wait-timeout", "poll-interval", "max-retrieval-rate")
 REQUIRED = ("dir", "vault", "journal", "max-number-of-files|max-size")
 
 
@@ -42,14 +45,29 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                + (f"; {len(plan.skipped)} already requested" if plan.skipped else "")
                + (f"; {plan.deferred} left by the caps ({plan.deferred_bytes} bytes)"
                   if plan.deferred else ""))
-    return 0 if report.ok else 1
+    if report.pace_seconds is not None:
+        from glacierlib_cli.progress import format_duration
+
+        ui.out(f"At --max-retrieval-rate {settings.max_retrieval_rate}, the last job starts "
+               f"after {format_duration(report.pace_seconds)}")
+    if report.paced:
+        ui.out(f"Deferred by the retrieval budget: {len(report.paced)} archive(s), "
+               f"{sum(p.size for p in report.paced)} bytes; run again later or use --wait")
+    if report.downloads is not None:
+        for outcome in report.downloads.downloads:
+            if outcome.ok:
+                ui.out(f"Downloaded {outcome.name} ({outcome.size} bytes)")
+        ui.out(f"Downloaded {len(report.downloads.downloaded)} file(s)")
+    if not report.ok:
+        return 1
+    return ExitCode.NOT_READY if report.paced else 0
 
 
 def _json(report: RestoreReport, ui: Ui) -> int:
     from glacierlib_cli import jsonreport as j
 
     plan = report.plan
-    code = 0 if report.ok else 1
+    code = (0 if not report.paced else ExitCode.NOT_READY) if report.ok else 1
     if report.dry_run:
         files = [j.file_entry(i.name, "retrieve", status="planned", size=i.size,
                               archive_id=i.archive_id) for i in plan.retrievals]
@@ -62,7 +80,9 @@ def _json(report: RestoreReport, ui: Ui) -> int:
         ui, exit_code=code, dry_run=report.dry_run,
         counts={"planned": plan.count, "initiated": len(report.initiated),
                 "already_requested": len(plan.skipped), "deferred": plan.deferred,
-                "failed": len(report.failed), "unsafe": len(report.unsafe)},
+                "failed": len(report.failed), "unsafe": len(report.unsafe),
+                "paced": len(report.paced),
+                "downloaded": len(report.downloads.downloaded) if report.downloads else 0},
         bytes={"planned": plan.total_bytes, "deferred": plan.deferred_bytes},
         files=files,
         failures=[j.failure_entry(f.name, f.error, archive_id=f.archive_id)

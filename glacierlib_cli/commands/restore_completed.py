@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 NAME = "restore-completed"
 SUMMARY = "download the outputs of finished retrieval jobs into --dir, verified"
 OPTIONS = ("dir", "vault", "journal", "concurrency", "segment-size", "dry-run", "filter",
-           "include", "exclude", "fsync", "format")
+           "include", "exclude", "fsync", "format", "wait", "wait-timeout", "poll-interval",
+           "tier")
 REQUIRED = ("dir", "vault", "journal")
 
 

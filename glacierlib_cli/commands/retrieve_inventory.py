@@ -12,14 +12,25 @@ if TYPE_CHECKING:
 
 NAME = "retrieve-inventory"
 SUMMARY = "initiate an inventory-retrieval job (JSON or CSV)"
-OPTIONS = ("vault", "request-inventory-format", "sns-topic", "format")
+OPTIONS = ("vault", "request-inventory-format", "sns-topic", "format", "wait", "wait-timeout",
+           "poll-interval", "new-journal", "fsync")
 REQUIRED = ("vault",)
 
 
 def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib.operations.inventory import retrieve_inventory
 
-    started = retrieve_inventory(settings)
+    if settings.new_journal is not None and not settings.wait:
+        from glacierlib.exceptions import ConfigError
+
+        raise ConfigError("--new-journal on retrieve-inventory needs --wait",
+                          hint="or run download-inventory once the job has finished")
+    started = retrieve_inventory(settings, on_event=ui.progress if settings.wait else _quiet)
+    if started.journal is not None and not ui.json:
+        report = started.journal
+        ui.out(f"Wrote {report.archives} archive(s) to {report.new_journal} "
+               f"({report.fallback_count} named by archive id, {report.unsafe_count} unsafe "
+               "name(s))")
     if ui.json:
         from glacierlib_cli import jsonreport as j
 
@@ -27,5 +38,10 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
                                   vault=settings.vault, job_id=started.job_id,
                                   inventory_format=started.format))
         return 0
-    ui.out(f"Retrieved Inventory, job id {started.job_id} ({started.format})")
+    ready = ", finished" if started.ready else ""
+    ui.out(f"Retrieved Inventory, job id {started.job_id} ({started.format}){ready}")
     return 0
+
+
+def _quiet(_event: object) -> None:
+    """Without --wait the result line says it all (as before)."""
