@@ -172,24 +172,37 @@ class Tracked(dict[str, Any]):
     """A vault collection that remembers which ids were set or removed since the last save,
     so disk storage can write only those entries instead of the whole vault."""
 
-    def __init__(self, name: str, changes: set[tuple[str, str]], data: Any = ()) -> None:
+    def __init__(self, name: str, changes: set[tuple[str, str]], data: Any = (),
+                 unscheduled: set[tuple[str, str]] | None = None) -> None:
         super().__init__(data)
         self._name = name
         self._changes = changes
+        #: Also told of every change (the service's timers), unless None.
+        self._unscheduled = unscheduled
+
+    def _changed(self, key: str) -> None:
+        self._changes.add((self._name, key))
+        if self._unscheduled is not None:
+            self._unscheduled.add((self._name, key))
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
-        self._changes.add((self._name, key))
+        self._changed(key)
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
-        self._changes.add((self._name, key))
+        self._changed(key)
 
     def pop(self, key: str, *default: Any) -> Any:
-        self._changes.add((self._name, key))
+        self._changed(key)
         return super().pop(key, *default)
 
 
+
+#: Collections whose entries fall due on the simulated clock (a job is ready or expires, an
+#: upload is abandoned, a finished upload's replay window closes), plus ``retained``, whose
+#: changes make the service look again at which retained bodies a job still serves.
+TIMED = frozenset({"jobs", "uploads", "finished_uploads", "retained"})
 
 #: Vault fields saved whole with every change (all small); the rest are Tracked collections
 #: and the snapshot.
@@ -223,14 +236,26 @@ class Vault:
     #: (collection, id) changed since the last save, and whether the snapshot changed.
     changes: set[tuple[str, str]] = attrs.field(factory=set, eq=False, repr=False)
     snapshot_changed: bool = attrs.field(default=False, eq=False, repr=False)
+    #: Entries of the timed collections changed since the service last looked at their due
+    #: times (every entry is, right after loading), and the service's heap of
+    #: (due time, collection, id): neither is saved, both are rebuilt from the entries.
+    unscheduled: set[tuple[str, str]] = attrs.field(factory=set, eq=False, repr=False)
+    timers: list[tuple[float, str, str]] = attrs.field(factory=list, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for coll in ("archives", "retained", "uploads", "finished_uploads", "jobs"):
-            setattr(self, coll, Tracked(coll, self.changes, getattr(self, coll)))
+            timed = coll in TIMED
+            data = getattr(self, coll)
+            if timed:
+                self.unscheduled.update((coll, key) for key in data)
+            setattr(self, coll, Tracked(coll, self.changes, data,
+                                        self.unscheduled if timed else None))
 
     def touch(self, coll: str, key: str) -> None:
         """Mark an entry changed in place (a job finishing, a part added to an upload)."""
         self.changes.add((coll, key))
+        if coll in TIMED:
+            self.unscheduled.add((coll, key))
 
     def header(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in HEADER_FIELDS}
