@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ __all__ = [
     "Archive",
     "FinishedUpload",
     "Job",
+    "LazyArchives",
     "Part",
     "Snapshot",
     "Tracked",
@@ -197,6 +199,85 @@ class Tracked(dict[str, Any]):
         self._changed(key)
         return super().pop(key, *default)
 
+    def count(self) -> int:
+        """How many entries, or about how many when not all are loaded yet."""
+        return len(self)
+
+
+class LazyArchives(Tracked):
+    """A vault's archive table, read from disk only when something needs the whole of it.
+
+    Opening a data directory must not cost O(archives) for a command that only adds a few
+    (a ``sync --local`` into a vault of 100,000 archives). Until loaded, adding an archive
+    costs nothing extra: it is kept here and laid over the table when the table is read;
+    every other use (a lookup, a listing, a delete, a snapshot, a compaction) reads it first.
+    """
+
+    def __init__(self, name: str, changes: set[tuple[str, str]],
+                 loader: Callable[[], dict[str, Archive]], hint: int) -> None:
+        super().__init__(name, changes)
+        self._loader: Callable[[], dict[str, Archive]] | None = loader
+        self._hint = hint
+
+    @property
+    def loaded(self) -> bool:
+        return self._loader is None
+
+    def load(self) -> None:
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            added = dict(dict.items(self))
+            dict.update(self, loader())
+            dict.update(self, added)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)  # no load: an upload adds a fresh random id
+
+    def __getitem__(self, key: str) -> Any:
+        self.load()
+        return super().__getitem__(key)
+
+    def __delitem__(self, key: str) -> None:
+        self.load()
+        super().__delitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.load()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self.load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.load()
+        return super().__len__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.load()
+        return super().get(key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.load()
+        return super().pop(key, *default)
+
+    def keys(self) -> Any:
+        self.load()
+        return super().keys()
+
+    def values(self) -> Any:
+        self.load()
+        return super().values()
+
+    def items(self) -> Any:
+        self.load()
+        return super().items()
+
+    def count(self) -> int:
+        if self._loader is None:
+            return super().__len__()
+        return self._hint + super().__len__()
+
 
 
 #: Collections whose entries fall due on the simulated clock (a job is ready or expires, an
@@ -246,6 +327,9 @@ class Vault:
         for coll in ("archives", "retained", "uploads", "finished_uploads", "jobs"):
             timed = coll in TIMED
             data = getattr(self, coll)
+            if isinstance(data, Tracked):  # a LazyArchives from from_dict
+                data._changes = self.changes
+                continue
             if timed:
                 self.unscheduled.update((coll, key) for key in data)
             setattr(self, coll, Tracked(coll, self.changes, data,
@@ -272,7 +356,9 @@ class Vault:
     def size(self) -> int:
         """Entries in the vault's document (how long a change log may grow before
         compaction)."""
-        return (len(self.archives) + len(self.retained) + len(self.uploads)
+        table = self.archives
+        count = table.count() if isinstance(table, Tracked) else len(table)
+        return (count + len(self.retained) + len(self.uploads)
                 + len(self.finished_uploads) + len(self.jobs)
                 + (len(self.snapshot.items) if self.snapshot else 0))
 
@@ -306,10 +392,21 @@ class Vault:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Vault:
         snap = d.get("snapshot")
+        raw = d["archives"]
+        archives: dict[str, Archive]
+        if callable(raw):
+            # Stored apart (``DiskStorage.load_documents(split=True)``): read when needed.
+            def load() -> dict[str, Archive]:
+                return {a["archive_id"]: Archive.from_dict(a) for a in raw()}
+
+            hint = int((d.get("split") or {}).get("archives", 0))
+            archives = LazyArchives("archives", set(), load, hint)
+        else:
+            archives = {a["archive_id"]: Archive.from_dict(a) for a in raw}
         return cls(
             name=d["name"],
             created=d["created"],
-            archives={a["archive_id"]: Archive.from_dict(a) for a in d["archives"]},
+            archives=archives,
             retained={a["archive_id"]: Archive.from_dict(a) for a in d.get("retained", [])},
             uploads={u["upload_id"]: Upload.from_dict(u) for u in d["uploads"]},
             finished_uploads={

@@ -9,6 +9,7 @@ whenever a vault is touched, so advancing the clock needs no background thread.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -54,6 +55,11 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 _TIERS = ("Expedited", "Standard", "Bulk")
 _EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
 _ACCOUNT_DOC = "account"
+#: Written when the server stops cleanly, removed when it starts: without it the last run
+#: may have died leaving bodies no record names, so they are looked for.
+_CLEAN_DOC = "clean-stop"
+#: Stored apart from a vault's document, read only when needed (opening stays O(log)).
+_SPLIT = ("archives",)
 #: Bytes per chunk handed to a storage that takes chunks (``MemoryStorage``).
 _CHUNK = 4 << 20
 #: A change log shorter than this is never compacted (small vaults).
@@ -171,7 +177,7 @@ class GlacierService:
     # ---------------------------------------------------------------- persistence
 
     def _load(self) -> None:
-        docs = self.storage.load_documents()
+        docs = self.storage.load_documents(split=True)
         account = docs.get(_ACCOUNT_DOC)
         if account:
             self.retrieval_policy = account.get("retrieval_policy", self.retrieval_policy)
@@ -186,12 +192,26 @@ class GlacierService:
                     vault.last_write_at = self.clock.now()
                 vault.changes.clear()
                 self.vaults[vault.name] = vault
-        if self.storage.persistent:
-            referenced: set[str] = set()
-            for vault in self.vaults.values():
-                referenced |= vault.referenced_keys()
-            for key in self.storage.keys() - referenced:
-                self.storage.delete(key)
+        if not self.storage.persistent:
+            return
+        if _CLEAN_DOC in docs:
+            # Stopped cleanly: every body is named by a record, nothing to sweep (the sweep
+            # reads every archive table, O(archives)). Gone again until the next clean stop.
+            self.storage.delete_document(_CLEAN_DOC)
+            return
+        referenced: set[str] = set()
+        for vault in self.vaults.values():
+            referenced |= vault.referenced_keys()
+        for key in self.storage.keys() - referenced:
+            self.storage.delete(key)
+
+    def close(self) -> None:
+        """Mark a clean stop (no unnamed bodies) and release the storage."""
+        with self.lock:
+            if self.storage.persistent:
+                with contextlib.suppress(OSError):  # already closed: nothing to mark
+                    self.storage.save_document(_CLEAN_DOC, {"stopped_at": self.clock.now()})
+            self.storage.close()
 
     def _save(self, vault: Vault) -> None:
         """Persist what changed in ``vault`` since its last save: O(change), not O(vault).
@@ -207,7 +227,7 @@ class GlacierService:
             return
         name = _vault_doc(vault.name)
         if self._log_lengths.get(name, 0) >= max(_MIN_LOG, vault.size()):
-            self.storage.save_document(name, vault.to_dict())
+            self.storage.save_document(name, vault.to_dict(), split=_SPLIT)
             self._log_lengths[name] = 0
             return
         record: dict[str, Any] = {"h": vault.header()}
