@@ -59,7 +59,7 @@ _ACCOUNT_DOC = "account"
 #: may have died leaving bodies no record names, so they are looked for.
 _CLEAN_DOC = "clean-stop"
 #: Stored apart from a vault's document, read only when needed (opening stays O(log)).
-_SPLIT = ("archives",)
+_SPLIT = ("archives", "snapshot")
 #: Bytes per chunk handed to a storage that takes chunks (``MemoryStorage``).
 _CHUNK = 4 << 20
 #: A change log shorter than this is never compacted (small vaults).
@@ -192,6 +192,11 @@ class GlacierService:
                     vault.last_write_at = self.clock.now()
                 vault.changes.clear()
                 self.vaults[vault.name] = vault
+                if not callable(doc["archives"]) and len(doc["archives"]) >= _MIN_LOG:
+                    # Written in one piece (an older version): parsed whole this once,
+                    # stored apart from now on so the next start need not.
+                    self._log_lengths[name] = 0
+                    self.storage.save_document(name, vault.to_dict(), split=_SPLIT)
         if not self.storage.persistent:
             return
         if _CLEAN_DOC in docs:
@@ -226,7 +231,9 @@ class GlacierService:
         if not self.storage.persistent:
             return
         name = _vault_doc(vault.name)
-        if self._log_lengths.get(name, 0) >= max(_MIN_LOG, vault.size()):
+        if snapshot_changed or self._log_lengths.get(name, 0) >= max(_MIN_LOG, vault.size()):
+            # A new snapshot is as long as the vault: written apart, not as a log line
+            # that every later start would read (it was O(vault) to build anyway).
             self.storage.save_document(name, vault.to_dict(), split=_SPLIT)
             self._log_lengths[name] = 0
             return
@@ -242,8 +249,6 @@ class GlacierService:
             record["p"] = puts
         if deletes:
             record["d"] = deletes
-        if snapshot_changed:
-            record["s"] = vault.to_dict()["snapshot"] if vault.snapshot else None
         self.storage.append_record(name, record)
         self._log_lengths[name] = self._log_lengths.get(name, 0) + 1
 

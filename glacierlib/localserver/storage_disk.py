@@ -144,6 +144,8 @@ def apply_record(doc: dict[str, Any], record: Mapping[str, Any],
         doc.update(header)
     if "s" in record:
         doc["snapshot"] = record["s"]
+        if pending is not None:
+            pending.pop("snapshot", None)  # replaced whole: what is stored apart is stale
     for coll, key, value in record.get("p", ()):
         if pending is not None and coll in pending:
             pending[coll].append((key, value))
@@ -179,7 +181,7 @@ def _deferred(path: Path, coll: str, changes: list[tuple[str, Any]]) -> Callable
 
     def load() -> Any:
         raw = json.loads(path.read_bytes())
-        if not changes:
+        if not changes or coll not in COLLECTIONS:
             return raw
         id_field = COLLECTIONS[coll]
         entries = dict(raw) if id_field is None else {e[id_field]: e for e in raw}
@@ -355,8 +357,8 @@ class DiskStorage:
                     apply_record(maps, record, pending)
                 doc = _as_lists(maps, apart)
             if doc is not None:
-                for coll in apart:
-                    doc[coll] = _deferred(meta / f"{name}.json.{coll}", coll, pending[coll])
+                for coll, changes in pending.items():
+                    doc[coll] = _deferred(meta / f"{name}.json.{coll}", coll, changes)
                 documents[name] = doc
         return documents
 
@@ -394,6 +396,8 @@ class DiskStorage:
             document = dict(document)
             counts = {}
             for coll in split:
+                if document.get(coll) is None:
+                    continue  # kept in the document: whether it is None is known unread
                 value = document.pop(coll)
                 counts[coll] = len(value)
                 self._write_json(meta, f"{name}.json.{coll}", value)
