@@ -240,6 +240,11 @@ class Tracked(dict[str, Any]):
         """How many entries, or about how many when not all are loaded yet."""
         return len(self)
 
+    def peek(self, key: str) -> Any:
+        """The entry if held in memory, without reading a table stored apart: for saving a
+        change (an entry changed before the table was read was set in this run)."""
+        return dict.get(self, key)
+
 
 class LazyArchives(Tracked):
     """A vault's archive table, read from disk only when something needs the whole of it.
@@ -383,7 +388,7 @@ class Vault:
 
     def entry(self, coll: str, key: str) -> dict[str, Any] | None:
         """One collection entry in its document form, or None when it is gone."""
-        value = getattr(self, coll).get(key)
+        value = getattr(self, coll).peek(key)
         if value is None:
             return None
         if coll == "finished_uploads":
