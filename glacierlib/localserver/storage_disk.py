@@ -13,7 +13,15 @@ rewritten only when the log has grown as long as the vault (amortised O(1) per w
 log line is an idempotent upsert or delete keyed by id, so replaying a log over a document
 that already contains it (a crash between the two steps of compaction) changes nothing.
 Directories written before the log existed are plain documents without a log: they load as
-they are (the first compaction rewrites them in the same format).
+they are (the first compaction rewrites them in the current format).
+
+Why collections stored apart (``meta/<name>.json.<collection>``, listed with their lengths
+under ``"split"`` in the document): a vault's archive table and inventory snapshot are as
+long as the vault, and parsing them made every command on a 100,000-archive vault pay for
+all of it. ``load_documents(split=True)`` leaves them unread and queues the log's changes to
+them; the service reads them when something needs them. They are written before the
+document that points at them, so a crash in between leaves the previous document, whose log
+replays idempotently over them.
 
 A crash can leave only unreferenced blobs (bodies still arriving, or received but not yet in
 the log) and a torn last log line (an unacknowledged write), swept or dropped at the next
