@@ -20,18 +20,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-_SERVER = """
-import sys
-from glacierlib.localserver import running_server
-with running_server(None) as s:
-    print(s.endpoint_url, s.region, s.access_key, s.secret_key, flush=True)
-    sys.stdin.read()
-"""
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from server_request_cpu import _SERVER, _cpu_seconds
 
 
 def measure(checkout: Path, jobs: int, calls: int) -> dict[str, float]:

@@ -32,6 +32,18 @@ def _status(client: Any, job_id: str) -> str | None:
         return None
 
 
+def _retrieve(client: Any, archive: str) -> str:
+    return str(client.initiate_job(vaultName="v", jobParameters={
+        "Type": "archive-retrieval", "ArchiveId": archive})["jobId"])
+
+
+def _vault_with_job(client: Any, body: bytes) -> tuple[str, str]:
+    """A vault "v" with one archive of ``body`` and one retrieval job for it."""
+    client.create_vault(vaultName="v")
+    archive = str(client.upload_archive(vaultName="v", body=body)["archiveId"])
+    return archive, _retrieve(client, archive)
+
+
 def test_an_upload_kept_busy_outlives_its_first_deadline() -> None:
     with running_server(None, config=ServerConfig(upload_ttl=100)) as server:
         client = _client(server)
@@ -82,13 +94,9 @@ def test_a_deleted_archive_body_lives_until_its_last_job_expires(tmp_path: Path)
     config = ServerConfig(standard_delay=10, job_output_ttl=100)
     with running_server(tmp_path, config=config) as server:
         client = _client(server)
-        client.create_vault(vaultName="v")
-        archive = client.upload_archive(vaultName="v", body=b"kept")["archiveId"]
-        first = client.initiate_job(vaultName="v", jobParameters={
-            "Type": "archive-retrieval", "ArchiveId": archive})["jobId"]
+        archive, first = _vault_with_job(client, b"kept")
         server.control.advance_clock(11)
-        second = client.initiate_job(vaultName="v", jobParameters={
-            "Type": "archive-retrieval", "ArchiveId": archive})["jobId"]
+        second = _retrieve(client, archive)
         server.control.advance_clock(11)
         client.delete_archive(vaultName="v", archiveId=archive)
     blobs = tmp_path / "blobs"
@@ -108,11 +116,7 @@ def test_a_deleted_archive_body_lives_until_its_last_job_expires(tmp_path: Path)
 def test_a_job_started_before_a_restart_finishes_after_it(tmp_path: Path) -> None:
     config = ServerConfig(standard_delay=100)
     with running_server(tmp_path, config=config) as server:
-        client = _client(server)
-        client.create_vault(vaultName="v")
-        archive = client.upload_archive(vaultName="v", body=b"abc")["archiveId"]
-        job_id = client.initiate_job(vaultName="v", jobParameters={
-            "Type": "archive-retrieval", "ArchiveId": archive})["jobId"]
+        _archive, job_id = _vault_with_job(_client(server), b"abc")
     with running_server(tmp_path, config=config) as server:
         client = _client(server)
         assert _status(client, job_id) == "InProgress"
