@@ -9,7 +9,7 @@ changes since it was written (see ``storage_disk``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,10 +57,14 @@ class ServerStorage(Protocol):
 
     def keys(self) -> set[str]: ...
 
-    def load_documents(self) -> Mapping[str, dict[str, Any]]: ...
+    def load_documents(self, *, split: bool = False) -> Mapping[str, dict[str, Any]]:
+        """``split``: collections saved apart come as functions that read them."""
+        ...
 
-    def save_document(self, name: str, document: dict[str, Any]) -> None:
-        """Replace the whole document (and forget its appended changes)."""
+    def save_document(self, name: str, document: dict[str, Any], *,
+                      split: Collection[str] = ()) -> None:
+        """Replace the whole document (and forget its appended changes); ``split``:
+        collections stored apart, read only when needed."""
         ...
 
     def append_record(self, name: str, record: dict[str, Any]) -> None:

@@ -470,8 +470,7 @@ class LocalServer:
         """Close the connections and the socket, then the storage (releases the lock)."""
         self._httpd.close_connections()
         self._httpd.server_close()
-        with self.service.lock:
-            self.service.storage.close()
+        self.service.close()
         s3 = self._httpd.s3
         if s3 is not None:
             with s3.lock:

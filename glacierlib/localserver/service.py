@@ -9,7 +9,9 @@ whenever a vault is touched, so advancing the clock needs no background thread.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import heapq
 import json
 import logging
 import re
@@ -53,6 +55,11 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 _TIERS = ("Expedited", "Standard", "Bulk")
 _EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
 _ACCOUNT_DOC = "account"
+#: Written when the server stops cleanly, removed when it starts: without it the last run
+#: may have died leaving bodies no record names, so they are looked for.
+_CLEAN_DOC = "clean-stop"
+#: Stored apart from a vault's document, read only when needed (opening stays O(log)).
+_SPLIT = ("archives", "snapshot")
 #: Bytes per chunk handed to a storage that takes chunks (``MemoryStorage``).
 _CHUNK = 4 << 20
 #: A change log shorter than this is never compacted (small vaults).
@@ -170,7 +177,7 @@ class GlacierService:
     # ---------------------------------------------------------------- persistence
 
     def _load(self) -> None:
-        docs = self.storage.load_documents()
+        docs = self.storage.load_documents(split=True)
         account = docs.get(_ACCOUNT_DOC)
         if account:
             self.retrieval_policy = account.get("retrieval_policy", self.retrieval_policy)
@@ -185,12 +192,31 @@ class GlacierService:
                     vault.last_write_at = self.clock.now()
                 vault.changes.clear()
                 self.vaults[vault.name] = vault
-        if self.storage.persistent:
-            referenced: set[str] = set()
-            for vault in self.vaults.values():
-                referenced |= vault.referenced_keys()
-            for key in self.storage.keys() - referenced:
-                self.storage.delete(key)
+                if not callable(doc["archives"]) and len(doc["archives"]) >= _MIN_LOG:
+                    # Written in one piece (an older version): parsed whole this once,
+                    # stored apart from now on so the next start need not.
+                    self._log_lengths[name] = 0
+                    self.storage.save_document(name, vault.to_dict(), split=_SPLIT)
+        if not self.storage.persistent:
+            return
+        if _CLEAN_DOC in docs:
+            # Stopped cleanly: every body is named by a record, nothing to sweep (the sweep
+            # reads every archive table, O(archives)). Gone again until the next clean stop.
+            self.storage.delete_document(_CLEAN_DOC)
+            return
+        referenced: set[str] = set()
+        for vault in self.vaults.values():
+            referenced |= vault.referenced_keys()
+        for key in self.storage.keys() - referenced:
+            self.storage.delete(key)
+
+    def close(self) -> None:
+        """Mark a clean stop (no unnamed bodies) and release the storage."""
+        with self.lock:
+            if self.storage.persistent:
+                with contextlib.suppress(OSError):  # already closed: nothing to mark
+                    self.storage.save_document(_CLEAN_DOC, {"stopped_at": self.clock.now()})
+            self.storage.close()
 
     def _save(self, vault: Vault) -> None:
         """Persist what changed in ``vault`` since its last save: O(change), not O(vault).
@@ -205,8 +231,10 @@ class GlacierService:
         if not self.storage.persistent:
             return
         name = _vault_doc(vault.name)
-        if self._log_lengths.get(name, 0) >= max(_MIN_LOG, vault.size()):
-            self.storage.save_document(name, vault.to_dict())
+        if snapshot_changed or self._log_lengths.get(name, 0) >= max(_MIN_LOG, vault.size()):
+            # A new snapshot is as long as the vault: written apart, not as a log line
+            # that every later start would read (it was O(vault) to build anyway).
+            self.storage.save_document(name, vault.to_dict(), split=_SPLIT)
             self._log_lengths[name] = 0
             return
         record: dict[str, Any] = {"h": vault.header()}
@@ -221,8 +249,6 @@ class GlacierService:
             record["p"] = puts
         if deletes:
             record["d"] = deletes
-        if snapshot_changed:
-            record["s"] = vault.to_dict()["snapshot"] if vault.snapshot else None
         self.storage.append_record(name, record)
         self._log_lengths[name] = self._log_lengths.get(name, 0) + 1
 
@@ -311,7 +337,6 @@ class GlacierService:
 
     def _tick(self, vault: Vault) -> None:
         now = self.clock.now()
-        changed = False
         interval = self.config.inventory_interval
         due = vault.next_inventory_at
         if due is not None and vault.dirty and vault.last_write_at is not None:
@@ -327,36 +352,81 @@ class GlacierService:
             skipped = int((now - at) // interval) + 1 if interval > 0 else 1
             vault.next_inventory_at = at + skipped * interval if vault.dirty else None
             # Not saved on its own: after a restart the same due time gives the same result.
-        for job in list(vault.jobs.values()):
-            if not job.completed and job.ready_at <= now:
-                self._finish_job(vault, job, job.ready_at)
-                changed = True
-            if (
-                job.completed
-                and job.completed_at is not None
-                and job.completed_at + self.config.job_output_ttl <= now
-            ):
-                del vault.jobs[job.job_id]
-                self._release(vault, [k for k, _ in job.segments] + [job.output_key or ""],
-                              archive_id=job.archive_id, scan=False)
-                changed = True
-        for upload in list(vault.uploads.values()):
-            if upload.last_activity + self.config.upload_ttl <= now:
-                del vault.uploads[upload.upload_id]
-                self._release(vault, [p.key for p in upload.parts.values()], scan=False)
-                changed = True
-        for uid, done in list(vault.finished_uploads.items()):
-            if done.at + self.config.upload_grace <= now:
-                del vault.finished_uploads[uid]
-                changed = True
-        for aid, archive in list(vault.retained.items()):
-            keys = [k for k, _ in archive.segments]
-            if not any(k for j in vault.jobs.values() for k, _ in j.segments if k in keys):
-                del vault.retained[aid]
-                self._release(vault, keys, scan=False)
-                changed = True
+        changed = self._run_timers(vault, now)
         if changed:
             self._save(vault)
+
+    def _due(self, vault: Vault, coll: str, key: str) -> float | None:
+        """When the entry next needs the clock's attention, or None (gone, or never)."""
+        if coll == "jobs":
+            job = vault.jobs.get(key)
+            if job is None:
+                return None
+            if not job.completed:
+                return job.ready_at
+            if job.completed_at is None:
+                return None
+            return job.completed_at + self.config.job_output_ttl
+        if coll == "uploads":
+            upload = vault.uploads.get(key)
+            return None if upload is None else upload.last_activity + self.config.upload_ttl
+        if coll == "finished_uploads":
+            done = vault.finished_uploads.get(key)
+            return None if done is None else done.at + self.config.upload_grace
+        return None
+
+    def _schedule(self, vault: Vault) -> bool:
+        """Push the due times of the entries changed since the last look; True if any
+        changed (a retained body may have lost its last job)."""
+        pending = vault.unscheduled
+        if not pending:
+            return False
+        for coll, key in pending:
+            due = self._due(vault, coll, key)
+            if due is not None:
+                heapq.heappush(vault.timers, (due, coll, key))
+        pending.clear()
+        return True
+
+    def _run_timers(self, vault: Vault, now: float) -> bool:
+        """Act on every entry due by ``now``: O(log n) per due entry, nothing per idle one.
+
+        A heap entry whose due time no longer matches the entry's state is stale (the
+        entry changed and was pushed again, or is gone) and is dropped when it surfaces.
+        """
+        changed = False
+        look_at_retained = self._schedule(vault)
+        timers = vault.timers
+        while timers and timers[0][0] <= now:
+            due, coll, key = heapq.heappop(timers)
+            if self._due(vault, coll, key) != due:
+                continue
+            changed = True
+            if coll == "jobs":
+                job = vault.jobs[key]
+                if not job.completed:
+                    self._finish_job(vault, job, job.ready_at)
+                else:
+                    del vault.jobs[key]
+                    self._release(vault, [k for k, _ in job.segments] + [job.output_key or ""],
+                                  archive_id=job.archive_id, scan=False)
+                    look_at_retained = True
+            elif coll == "uploads":
+                upload = vault.uploads.pop(key)
+                self._release(vault, [p.key for p in upload.parts.values()], scan=False)
+            else:
+                del vault.finished_uploads[key]
+            self._schedule(vault)  # the entry's next due time (a finished job's expiry)
+        if look_at_retained and vault.retained:
+            held = {k for j in vault.jobs.values() for k, _ in j.segments}
+            for aid, archive in list(vault.retained.items()):
+                keys = [k for k, _ in archive.segments]
+                if not any(k in held for k in keys):
+                    del vault.retained[aid]
+                    self._release(vault, keys, scan=False)
+                    changed = True
+            self._schedule(vault)
+        return changed
 
     def _materialize(self, vault: Vault) -> None:
         """Build the due snapshot now: something reads it, or an archive is about to go."""

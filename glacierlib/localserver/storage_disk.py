@@ -13,7 +13,15 @@ rewritten only when the log has grown as long as the vault (amortised O(1) per w
 log line is an idempotent upsert or delete keyed by id, so replaying a log over a document
 that already contains it (a crash between the two steps of compaction) changes nothing.
 Directories written before the log existed are plain documents without a log: they load as
-they are (the first compaction rewrites them in the same format).
+they are (the first compaction rewrites them in the current format).
+
+Why collections stored apart (``meta/<name>.json.<collection>``, listed with their lengths
+under ``"split"`` in the document): a vault's archive table and inventory snapshot are as
+long as the vault, and parsing them made every command on a 100,000-archive vault pay for
+all of it. ``load_documents(split=True)`` leaves them unread and queues the log's changes to
+them; the service reads them when something needs them. They are written before the
+document that points at them, so a crash in between leaves the previous document, whose log
+replays idempotently over them.
 
 A crash can leave only unreferenced blobs (bodies still arriving, or received but not yet in
 the log) and a torn last log line (an unacknowledged write), swept or dropped at the next
@@ -32,7 +40,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,35 +139,68 @@ class _DiskWriter:
         self._path.unlink(missing_ok=True)
 
 
-def apply_record(doc: dict[str, Any], record: Mapping[str, Any]) -> None:
+def apply_record(doc: dict[str, Any], record: Mapping[str, Any],
+                 pending: dict[str, list[tuple[str, Any]]] | None = None) -> None:
     """Apply one log line to a vault document (as ``Vault.to_dict`` writes it), in place.
 
     Collections are held as id -> entry dicts while replaying (``_as_maps``/``_as_lists``).
+    Changes to a collection named in ``pending`` (stored apart, not read yet) are queued
+    there as (id, entry or None) instead.
     """
     header = record.get("h")
     if isinstance(header, dict):
         doc.update(header)
     if "s" in record:
         doc["snapshot"] = record["s"]
+        if pending is not None:
+            pending.pop("snapshot", None)  # replaced whole: what is stored apart is stale
     for coll, key, value in record.get("p", ()):
-        doc[coll][key] = value
+        if pending is not None and coll in pending:
+            pending[coll].append((key, value))
+        else:
+            doc[coll][key] = value
     for coll, key in record.get("d", ()):
-        doc[coll].pop(key, None)
+        if pending is not None and coll in pending:
+            pending[coll].append((key, None))
+        else:
+            doc[coll].pop(key, None)
 
 
-def _as_maps(doc: dict[str, Any]) -> dict[str, Any]:
+def _as_maps(doc: dict[str, Any], skip: Collection[str] = ()) -> dict[str, Any]:
     out = dict(doc)
     for coll, id_field in COLLECTIONS.items():
+        if coll in skip:
+            continue
         raw = doc.get(coll) or ({} if id_field is None else [])
         out[coll] = dict(raw) if id_field is None else {e[id_field]: e for e in raw}
     return out
 
 
-def _as_lists(doc: dict[str, Any]) -> dict[str, Any]:
+def _as_lists(doc: dict[str, Any], skip: Collection[str] = ()) -> dict[str, Any]:
     out = dict(doc)
     for coll, id_field in COLLECTIONS.items():
-        out[coll] = doc[coll] if id_field is None else list(doc[coll].values())
+        if coll not in skip:
+            out[coll] = doc[coll] if id_field is None else list(doc[coll].values())
     return out
+
+
+def _deferred(path: Path, coll: str, changes: list[tuple[str, Any]]) -> Callable[[], Any]:
+    """Reads a collection stored apart and replays its queued log changes, when called."""
+
+    def load() -> Any:
+        raw = json.loads(path.read_bytes())
+        if not changes or coll not in COLLECTIONS:
+            return raw
+        id_field = COLLECTIONS[coll]
+        entries = dict(raw) if id_field is None else {e[id_field]: e for e in raw}
+        for key, value in changes:
+            if value is None:
+                entries.pop(key, None)
+            else:
+                entries[key] = value
+        return entries if id_field is None else list(entries.values())
+
+    return load
 
 
 def lock_data_dir(root: Path) -> int:
@@ -291,8 +332,13 @@ class DiskStorage:
 
     # ---------------------------------------------------------------- documents
 
-    def load_documents(self) -> Mapping[str, dict[str, Any]]:
-        """Every document with its log replayed; a torn last log line is dropped."""
+    def load_documents(self, *, split: bool = False) -> Mapping[str, dict[str, Any]]:
+        """Every document with its log replayed; a torn last log line is dropped.
+
+        A collection that ``save_document(..., split=...)`` stored apart is read now unless
+        ``split``: then the document holds a function in its place that reads it (and
+        replays its part of the log) when called, so opening a big vault costs O(log).
+        """
         documents: dict[str, dict[str, Any]] = {}
         meta = self.root / "meta"
         names = {p.stem for p in meta.glob("*.json")} | {p.stem for p in meta.glob("*.log")}
@@ -305,13 +351,22 @@ class DiskStorage:
             except (OSError, ValueError):
                 logger.warning("ignoring unreadable metadata file %s", path)
                 continue
+            apart = list((doc or {}).get("split") or {})
+            if apart and not split:
+                assert doc is not None
+                for coll in apart:
+                    doc[coll] = json.loads((meta / f"{name}.json.{coll}").read_bytes())
+                apart = []
+            pending: dict[str, list[tuple[str, Any]]] = {coll: [] for coll in apart}
             records = self._read_log(meta / f"{name}.log")
             if records:
-                maps = _as_maps(doc or {})
+                maps = _as_maps(doc or {}, apart)
                 for record in records:
-                    apply_record(maps, record)
-                doc = _as_lists(maps)
+                    apply_record(maps, record, pending)
+                doc = _as_lists(maps, apart)
             if doc is not None:
+                for coll, changes in pending.items():
+                    doc[coll] = _deferred(meta / f"{name}.json.{coll}", coll, changes)
                 documents[name] = doc
         return documents
 
@@ -335,18 +390,27 @@ class DiskStorage:
                 raise ValueError(f"{path}, line {number}: not a change record") from None
         return records
 
-    def save_document(self, name: str, document: dict[str, Any]) -> None:
-        """Replace ``name``'s whole document and empty its change log (compaction)."""
+    def save_document(self, name: str, document: dict[str, Any], *,
+                      split: Collection[str] = ()) -> None:
+        """Replace ``name``'s whole document and empty its change log (compaction).
+
+        Collections named in ``split`` go to files of their own (``NAME.json.COLL``), written
+        before the document that points at them: a crash in between leaves the previous
+        document, whose log replays idempotently over the newer collection.
+        """
         self._check_open()
         meta = self.root / "meta"
-        tmp = meta / f".{name}.{secrets.token_hex(4)}.tmp"
-        fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        with open(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, separators=(",", ":"))
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, meta / f"{name}.json")
+        if split:
+            document = dict(document)
+            counts = {}
+            for coll in split:
+                if document.get(coll) is None:
+                    continue  # kept in the document: whether it is None is known unread
+                value = document.pop(coll)
+                counts[coll] = len(value)
+                self._write_json(meta, f"{name}.json.{coll}", value)
+            document["split"] = counts
+        self._write_json(meta, f"{name}.json", document)
         if self.fsync:
             _fsync_dir(meta)
         with self._log_lock:
@@ -355,6 +419,16 @@ class DiskStorage:
                 os.ftruncate(log_fd, 0)
             else:
                 (meta / f"{name}.log").unlink(missing_ok=True)
+
+    def _write_json(self, meta: Path, filename: str, value: Any) -> None:
+        tmp = meta / f".{filename}.{secrets.token_hex(4)}.tmp"
+        fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with open(fd, "w", encoding="utf-8") as f:
+            json.dump(value, f, separators=(",", ":"))
+            if self.fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, meta / filename)
 
     def append_record(self, name: str, record: dict[str, Any]) -> None:
         """Append one change to ``name``'s log in a single write (O(size of the change))."""
@@ -379,3 +453,5 @@ class DiskStorage:
                 os.close(fd)
         (self.root / "meta" / f"{name}.log").unlink(missing_ok=True)
         (self.root / "meta" / f"{name}.json").unlink(missing_ok=True)
+        for coll in COLLECTIONS:
+            (self.root / "meta" / f"{name}.json.{coll}").unlink(missing_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +89,11 @@ class MemoryStorage:
         with self._lock:
             return set(self._blobs)
 
-    def load_documents(self) -> Mapping[str, dict[str, Any]]:
+    def load_documents(self, *, split: bool = False) -> Mapping[str, dict[str, Any]]:
         return {}
 
-    def save_document(self, name: str, document: dict[str, Any]) -> None:
+    def save_document(self, name: str, document: dict[str, Any], *,
+                      split: Collection[str] = ()) -> None:
         """Nothing to do: the service's objects are the only copy."""
 
     def append_record(self, name: str, record: dict[str, Any]) -> None:
