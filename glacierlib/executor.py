@@ -186,7 +186,8 @@ def _read_exact(fd: int, length: int, offset: int) -> bytes:
 
 def _same_identity(file: LocalFile, st: os.stat_result) -> bool:
     return st.st_size == file.size and st.st_mtime_ns == file.mtime_ns and (
-        not file.inode or st.st_ino == file.inode)
+        not file.inode or st.st_ino == file.inode) and (
+        not file.ctime_ns or st.st_ctime_ns == file.ctime_ns)
 
 
 class Executor:

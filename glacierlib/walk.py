@@ -70,7 +70,9 @@ class LocalFile:
 
     ``rel`` is the journal name (``/``-separated, relative to the root); ``path`` the name to
     open. ``mtime_ns``, ``size`` and ``inode`` identify the file: a change while it uploads,
-    or between an interrupted upload and its resumption, is noticed.
+    or between an interrupted upload and its resumption, is noticed. ``ctime_ns`` (0: unknown)
+    catches a rewrite that kept size and mtime (``rsync --inplace -t``): no program can set a
+    ctime back, so a file whose ctime moved while it uploaded is never recorded as uploaded.
     """
 
     rel: str
@@ -78,6 +80,7 @@ class LocalFile:
     size: int
     mtime_ns: int
     inode: int = 0
+    ctime_ns: int = 0
 
     @property
     def mtime(self) -> int:
@@ -292,7 +295,8 @@ def walk_tree(
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
-                yield LocalFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
+                yield LocalFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino,
+                                st.st_ctime_ns)
         # Reverse so the first subdirectory listed is walked first.
         subdirs.reverse()
         stack.extend(subdirs)

@@ -119,7 +119,8 @@ def upload_file(
         if st.st_size == 0:
             raise ConfigError(f"{settings.filename}: empty file (Glacier cannot store an "
                               "empty archive)")
-        local = LocalFile(name, os.fspath(settings.filename), st.st_size, st.st_mtime_ns)
+        local = LocalFile(name, os.fspath(settings.filename), st.st_size, st.st_mtime_ns,
+                          ctime_ns=st.st_ctime_ns)
     started = int(time.time())
     mtime = local.mtime if local is not None else started
     description = encode_mt2(name, mtime)
