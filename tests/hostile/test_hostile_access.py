@@ -161,3 +161,23 @@ def test_local_server_child_keeps_its_secret_off_the_command_line(tmp_path: Path
         cmdlines = _children_cmdlines()
         assert any("glacierlib" in c for c in cmdlines), cmdlines
         assert not any("key_pairs" in c for c in cmdlines), cmdlines
+
+
+def test_local_data_directory_inside_dir_is_not_backed_up(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--local src/glacier --dir src``: the server's own copies never become archives.
+
+    They used to: every run stored the previous run's blobs and change log again, so the
+    vault grew with each sync of an unchanged tree.
+    """
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {f"f{i}": os.urandom(1000 + i) for i in range(3)}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    args = ["sync", "--local", str(src / "glacier"), "--dir", str(src), "--vault", "v",
+            "--journal", str(tmp_path / "journal")]
+    for _ in range(2):
+        assert main([*args, "--new", "--replace-modified", "--delete-removed"]) == 0, (
+            capsys.readouterr())
+    assert sorted(read_journal(tmp_path / "journal").latest_by_name()) == sorted(files)
