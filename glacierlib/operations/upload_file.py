@@ -104,6 +104,8 @@ def upload_file(
     a bad combination of options or an empty/unreadable file, and the store's errors.
     """
     _check_mode(settings)
+    if settings.stdin and stream is None and sys.stdin is None:  # started with ``<&-``
+        raise ConfigError("--stdin: standard input is closed; nothing to upload")
     if settings.vault is None or settings.journal is None:
         raise ConfigError("upload-file needs --vault and --journal")
     name = _relative_name(settings)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from hostile_support import assert_one_error
+from hostile_support import Result, assert_one_error
 from test_hostile_walk import FILES, Tree
 
 from glacierlib.config import Settings
@@ -181,3 +183,18 @@ def test_local_data_directory_inside_dir_is_not_backed_up(
         assert main([*args, "--new", "--replace-modified", "--delete-removed"]) == 0, (
             capsys.readouterr())
     assert sorted(read_journal(tmp_path / "journal").latest_by_name()) == sorted(files)
+
+
+def test_upload_file_stdin_closed_is_one_line(tmp_path: Path) -> None:
+    """``mtglacier upload-file --stdin ... <&-`` (a cron line gone wrong): one clear line."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "glacierlib_cli", "upload-file", "--stdin", "--set-rel-filename",
+         "s", "--local", str(tmp_path / "glacier"), "--vault", "v", "--journal",
+         str(tmp_path / "journal")],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60, env=env, check=False,
+        encoding="utf-8", errors="surrogateescape",
+        preexec_fn=lambda: os.close(0))  # the closed descriptor is the test
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    assert_one_error(result, 2, "--stdin", "standard input is closed")
