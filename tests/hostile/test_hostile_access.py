@@ -29,7 +29,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from hostile_support import Result, assert_one_error
+from hostile_support import Result, assert_no_traceback, assert_one_error
 from test_hostile_walk import FILES, Tree
 
 from glacierlib.config import Settings
@@ -198,3 +198,31 @@ def test_upload_file_stdin_closed_is_one_line(tmp_path: Path) -> None:
         preexec_fn=lambda: os.close(0))  # the closed descriptor is the test
     result = Result(proc.returncode, proc.stdout, proc.stderr)
     assert_one_error(result, 2, "--stdin", "standard input is closed")
+
+
+@pytest.mark.parametrize("where", ["closed", "/dev/full"])
+def test_sync_with_unwritable_standard_output(tmp_path: Path, where: str) -> None:
+    """``sync ... >&-`` or ``>/dev/full``: the files are still backed up and journaled; a
+    closed standard output drops the report (as ``print`` does), a full one is one clear line.
+    It used to end in "unexpected AttributeError" or "unexpected OSError"."""
+    if where != "closed" and not os.path.exists(where):
+        pytest.skip(f"no {where} here")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"data")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with open(os.devnull if where == "closed" else where, "w") as out:
+        proc = subprocess.run(
+            [sys.executable, "-m", "glacierlib_cli", "sync", "--local", str(tmp_path / "g"),
+             "--dir", str(src), "--vault", "v", "--journal", str(tmp_path / "journal")],
+            stdout=out, stderr=subprocess.PIPE, timeout=60, env=env, check=False,
+            encoding="utf-8", errors="surrogateescape",
+            preexec_fn=(lambda: os.close(1)) if where == "closed" else None)
+    result = Result(proc.returncode, "", proc.stderr)
+    if where == "closed":
+        assert_no_traceback(result)
+        assert proc.returncode == 0, result.text()
+    else:
+        assert_one_error(result, 1, "standard output", "No space left on device")
+    assert list(read_journal(tmp_path / "journal").latest_by_name()) == ["a"]
