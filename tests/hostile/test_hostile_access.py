@@ -30,7 +30,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from hostile_support import Result, assert_no_traceback, assert_one_error
-from test_hostile_walk import FILES, Tree
+from test_hostile_walk import FILES, Tree, tree  # noqa: F401 - the fixture
 
 from glacierlib.config import Settings
 from glacierlib.journal import INDEX_MIN_RECORDS, read_journal
@@ -41,15 +41,11 @@ from glacierlib_cli.main import main
 
 
 @pytest.fixture
-def backed_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Tree]:
-    t = Tree(tmp_path)
-    for rel, size in FILES.items():
-        path = t.src / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(os.urandom(size))
-    assert main(t.args()) == 0, capsys.readouterr()
+def backed_up(request: pytest.FixtureRequest) -> Iterator[Tree]:
+    """The hostile-walk suite's tree, backed up; modes this suite takes away are restored."""
+    t: Tree = request.getfixturevalue("tree")
     yield t
-    for path in (tmp_path, tmp_path / "glacier", tmp_path / "jd"):
+    for path in (t.base, t.base / "glacier", t.base / "jd"):
         if path.exists():
             path.chmod(0o755)
 
