@@ -105,7 +105,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject.toml and the User-Agent read it
 
 __all__ = [
     "AbortUploadsReport",

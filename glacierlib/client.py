@@ -5,11 +5,15 @@ Why it looks the way it does:
 * One botocore client, shared by every worker thread, with a connection pool sized to the
   concurrency: botocore clients are thread-safe, and one pool means one TLS handshake per
   connection instead of one per request.
-* Retries are pinned (standard mode, explicit attempts) so a botocore upgrade or an
-  environment variable cannot change them underneath us. Two event hooks adjust what
-  standard mode does: a 408 whatever its error code is retried (standard mode only retries the
-  ``RequestTimeoutException`` code), and ``LimitExceededException`` is *not* retried (standard
-  mode lists it as throttling; for Glacier it is a quota that waiting does not lift). Each
+* Retries follow one :class:`~glacierlib.wrappers.retrying.RetryPolicy`: a time budget per
+  request (15 minutes by default), capped jittered backoff, and an optional attempt cap. One
+  ``needs-retry`` hook makes every decision inside botocore's own retry loop (which rewinds the
+  upload body and signs each attempt again); botocore's standard handler is kept to a single
+  attempt, so neither its attempt count nor its retry quota (which stops all retries after a
+  few dozen failures) can end a run that the budget would carry through an outage. What is
+  transient is botocore's standard classification (5xx, throttling, ``RequestTimeout``,
+  broken connections), plus a 408 whatever its error code and a reply cut off mid-body,
+  minus ``LimitExceededException`` (for Glacier a quota that waiting does not lift). Each
   retry is reported to the progress callback as a ``Retrying`` event.
 * Upload bodies are hashed once, by the caller (``PartBody.from_bytes``). The tree hash goes in
   the modelled ``checksum`` parameter and the linear SHA-256 into ``x-amz-content-sha256`` by a
@@ -50,6 +54,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from glacierlib import __version__
 from glacierlib.exceptions import (
     AuthFailed,
     ConfigError,
@@ -78,6 +83,7 @@ from glacierlib.storage import (
     VaultStore,
 )
 from glacierlib.treehash import ByteRange, TreeHash
+from glacierlib.wrappers.lean import LeanUploader
 from glacierlib.wrappers.logged import LoggedStore
 from glacierlib.wrappers.redaction import install_secret_redaction, redact
 from glacierlib.wrappers.retrying import RetryingStore, RetryPolicy
@@ -89,13 +95,15 @@ __all__ = [
     "install_secret_redaction",
     "make_session",
     "open_store",
+    "retry_policy_for",
     "translate_error",
 ]
 
 logger = logging.getLogger(__name__)
 
-_USER_AGENT = "glacierlib/0.1.0"
+_USER_AGENT = f"glacierlib/{__version__}"  # safe: glacierlib/__init__ never imports botocore
 _RETRY_NOTE = "glacierlib.retry"
+_FAILING_SINCE = "glacierlib.failing_since"
 
 
 class ConnectionSettings(Protocol):
@@ -299,6 +307,10 @@ _PARSER_ERRORS = (TypeError, ValueError, AttributeError)
 # --------------------------------------------------------------------------- helpers
 
 
+#: The smallest block ``_HashedBody.read`` hands to urllib3 (one ``sendall`` each).
+_SEND_BLOCK = 1 << 20
+
+
 class _HashedBody(io.RawIOBase):
     """A seekable upload body over the part's buffer, carrying its precomputed SHA-256.
 
@@ -335,10 +347,17 @@ class _HashedBody(io.RawIOBase):
         return size
 
     def read(self, size: int | None = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else self._pos + size
-        chunk = bytes(self._view[self._pos : end])
+        """A view of the next block, not a copy, and at least ``_SEND_BLOCK`` bytes of it.
+
+        urllib3 sends a file-like body in blocks of ``read(16384)``: for a 16 MiB part that
+        was a thousand copies into new ``bytes`` and as many trips through http.client and
+        ``sendall``. Its only use of the result is ``sendall``, which takes any buffer, so
+        the block is a slice of the part's own buffer, larger than asked for.
+        """
+        wanted = len(self._view) if size is None or size < 0 else max(size, _SEND_BLOCK)
+        chunk = self._view[self._pos : self._pos + wanted]
         self._pos += len(chunk)
-        return chunk
+        return cast(bytes, chunk)
 
     def __repr__(self) -> str:  # botocore logs the body when rewinding it
         return f"<upload body {len(self._view)} bytes>"
@@ -368,16 +387,45 @@ def _failure_of(response: Any, caught: BaseException | None) -> tuple[str, int |
     return f"HTTP {status}" + (f" {code}" if code else ""), status
 
 
+def _short_body(response: Any, operation: Any) -> tuple[int, int] | None:
+    """(received, declared) when a non-streaming reply was cut off mid-body, else None.
+
+    botocore reads non-streaming bodies without checking them against Content-Length (its
+    HTTP session turns urllib3's check off), and with current urllib3 a connection dropped
+    mid-body yields the bytes that arrived: truncated JSON that parses as a successful,
+    *empty* reply (an empty job list, a vault without a name). It is a failed attempt.
+    """
+    if response is None or getattr(operation, "has_streaming_output", True):
+        return None
+    if (getattr(operation, "http", None) or {}).get("method") == "HEAD":
+        return None  # a HEAD reply declares the object's length and has no body
+    http = response[0]
+    declared = str(getattr(http, "headers", {}).get("content-length", ""))
+    if not declared.isdigit():
+        return None
+    received = len(http.content or b"")
+    return (received, int(declared)) if received < int(declared) else None
+
+
 #: Failures that happen before a request can reach the service: nothing was stored.
 _NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)
 
 
 class _RetryHooks:
-    """Event hooks around botocore's standard retry handler (see the module docstring)."""
+    """Event hooks around botocore's retry loop (see the module docstring)."""
+
+    #: Errors that waiting does not cure, though botocore's tables call some of them transient.
+    _NEVER = frozenset({"LimitExceededException", "PolicyEnforcedException",
+                        "NoLongerSupportedException"})
 
     def __init__(self, policy: RetryPolicy, on_event: ProgressCallback) -> None:
+        from botocore.retries.standard import RetryEventAdapter, StandardRetryConditions
+
         self._policy = policy
         self._on_event = on_event
+        self._adapter = RetryEventAdapter()
+        # Attempts are the policy's business; botocore only says what is transient.
+        self._transient = StandardRetryConditions(max_attempts=1 << 30)
         # Per calling thread: botocore runs a call's hooks on the thread that made the call.
         self._lost = threading.local()
 
@@ -387,60 +435,55 @@ class _RetryHooks:
     def lost_replies(self) -> int:
         return int(getattr(self._lost, "count", 0))
 
-    def veto(self, response: Any = None, request_dict: Any = None, **kwargs: Any) -> Any:
-        """Registered first: note the failure; refuse to retry quota errors.
+    def decide(self, response: Any = None, request_dict: Any = None, attempts: int = 1,
+               operation: Any = None, caught_exception: Any = None,
+               **kwargs: Any) -> float | bool:
+        """Registered first, answers every failure: the wait before the next attempt, or
+        False (no retry; botocore then raises the error or returns the reply).
 
         A single-request upload that failed after it may have reached the service is counted
         (see ``ArchiveCreated.lost_replies``): its retry can store a second copy.
         """
-        caught = kwargs.get("caught_exception")
-        operation = getattr(kwargs.get("operation"), "name", "")
-        if (caught is not None and operation == "UploadArchive"
-                and not isinstance(caught, _NOT_SENT)):
+        name = getattr(operation, "name", "")
+        if (caught_exception is not None and name == "UploadArchive"
+                and not isinstance(caught_exception, _NOT_SENT)):
             self._lost.count = self.lost_replies() + 1
+        short = _short_body(response, operation)
+        if short is not None:
+            reason = f"reply cut off after {short[0]} of {short[1]} bytes"
+        else:
+            reason, status = _failure_of(response, caught_exception)
+            event = {"response": response, "attempts": attempts, "operation": operation,
+                     "caught_exception": caught_exception, "request_dict": request_dict}
+            if not reason or not self._is_transient(status, event):
+                return False
+        context = request_dict.setdefault("context", {}) if isinstance(request_dict, dict) \
+            else {}
+        now = time.monotonic()
+        failing_since = float(context.setdefault(_FAILING_SINCE, now))
+        delay = self._policy.next_delay(attempts, failing_since, now)
+        if delay is None:
+            if short is not None:  # never let the truncated reply pass for an answer
+                raise IncompleteReadError(actual_bytes=short[0], expected_bytes=short[1])
+            logger.debug("giving up on %s after %d attempt(s) over %.1fs (%s)", name,
+                         attempts, now - failing_since, self._policy.describe())
+            return False
+        context[_RETRY_NOTE] = (reason, now)
+        return delay
+
+    def _is_transient(self, status: int | None, event: dict[str, Any]) -> bool:
+        """botocore's standard classification of one needs-retry ``event``, adjusted."""
+        response = event["response"]
         if response is not None and isinstance(response[1], Mapping):
             code = (response[1].get("Error") or {}).get("Code")
-            if code in ("LimitExceededException", "PolicyEnforcedException",
-                        "NoLongerSupportedException"):
+            if code in self._NEVER:
                 return False
-        reason, _status = _failure_of(response, caught)
-        if reason and isinstance(request_dict, dict):
-            request_dict.setdefault("context", {})[_RETRY_NOTE] = (reason, time.monotonic())
-        return None
-
-    def short_body(self, response: Any = None, operation: Any = None, attempts: int = 1,
-                   request_dict: Any = None, **_: Any) -> float | None:
-        """Registered first: a reply cut off mid-body is a failed attempt, not an answer.
-
-        botocore reads non-streaming bodies without checking them against Content-Length
-        (its HTTP session turns urllib3's check off), and with current urllib3 a connection
-        dropped mid-body yields the bytes that arrived: truncated JSON that parses as a
-        successful, *empty* reply (an empty job list, a vault without a name). Retry it; when
-        the attempts are spent, raise ``IncompleteReadError`` (a typed ServiceUnavailable).
-        """
-        if response is None or getattr(operation, "has_streaming_output", True):
-            return None
-        http = response[0]
-        declared = str(getattr(http, "headers", {}).get("content-length", ""))
-        if not declared.isdigit():
-            return None
-        received = len(http.content or b"")
-        if received >= int(declared):
-            return None
-        if attempts >= self._policy.max_attempts:
-            raise IncompleteReadError(actual_bytes=received, expected_bytes=int(declared))
-        if isinstance(request_dict, dict):
-            request_dict.setdefault("context", {})[_RETRY_NOTE] = (
-                f"reply cut off after {received} of {declared} bytes", time.monotonic())
-        return self._policy.delay(attempts)
-
-    def add_408(self, response: Any = None, attempts: int = 1, **_: Any) -> float | None:
-        """Registered last: retry a 408 whatever its error code (standard mode does not)."""
-        if response is None or attempts >= self._policy.max_attempts:
-            return None
-        if getattr(response[0], "status_code", None) == 408:
-            return self._policy.delay(attempts)
-        return None
+        if status == 408:  # standard mode knows only the RequestTimeoutException code
+            return True
+        if not isinstance(event["request_dict"], dict):
+            return event["caught_exception"] is not None
+        event["request_dict"].setdefault("context", {})
+        return bool(self._transient.is_retryable(self._adapter.create_retry_context(**event)))
 
     def report(self, request: Any = None, operation_name: str = "", **_: Any) -> None:
         """request-created: a retry is about to be signed and sent; tell the callback."""
@@ -593,6 +636,50 @@ def make_session(settings: ConnectionSettings) -> botocore.session.Session:
         ) from None
 
 
+def retry_policy_for(settings: object) -> RetryPolicy:
+    """The retry policy ``Settings`` ask for (``retry_timeout``, ``max_attempts``: 0 for no
+    cap, None to let botocore's configuration decide); the default for other objects."""
+    timeout = getattr(settings, "retry_timeout", None)
+    attempts = getattr(settings, "max_attempts", None)
+    if timeout is None:
+        return RetryPolicy(max_attempts=attempts or None, inherit_max_attempts=attempts != 0)
+    return RetryPolicy.for_budget(float(timeout), attempts or None,
+                                  inherit_max_attempts=attempts != 0)
+
+
+def _with_botocore_retry_config(
+    policy: RetryPolicy, session: botocore.session.Session,
+) -> tuple[RetryPolicy, str]:
+    """Honour botocore's ``max_attempts`` and ``retry_mode`` (``AWS_MAX_ATTEMPTS``,
+    ``AWS_RETRY_MODE``, or the profile's keys, in botocore's own order) below our options.
+
+    ``max_attempts`` caps the policy's attempts unless the policy has its own cap (from
+    ``--max-attempts``). ``retry_mode = adaptive`` adds botocore's client-side rate limiter;
+    ``standard`` and ``legacy`` both mean the policy's retries. Returns the policy and the
+    mode for botocore's ``Config``.
+    """
+    mode = "standard"
+    try:
+        configured_mode = session.get_config_variable("retry_mode")
+        configured_attempts = session.get_config_variable("max_attempts")
+    except (ValueError, TypeError):
+        raise ConfigError("max_attempts (AWS_MAX_ATTEMPTS or the profile's max_attempts) "
+                          "must be an integer") from None
+    except BotoCoreError as exc:
+        raise ConfigError(f"cannot read the AWS configuration ({type(exc).__name__})") from None
+    if configured_mode == "adaptive":
+        mode = "adaptive"
+    if policy.max_attempts is None and policy.inherit_max_attempts \
+            and configured_attempts is not None:
+        if int(configured_attempts) < 1:
+            raise ConfigError(f"max_attempts (AWS_MAX_ATTEMPTS or the profile's max_attempts) "
+                              f"must be at least 1, got {configured_attempts}")
+        policy = attrs.evolve(policy, max_attempts=int(configured_attempts))
+        logger.debug("retries: at most %d attempts per request (botocore's max_attempts)",
+                     policy.max_attempts)
+    return policy, mode
+
+
 class GlacierStore:
     """``VaultStore`` over one botocore client; safe to share between threads."""
 
@@ -601,13 +688,14 @@ class GlacierStore:
         on_event: ProgressCallback = ignore_progress, retry: RetryPolicy | None = None,
         capabilities: StoreCapabilities | None = None,
     ) -> None:
-        self._retry = retry or RetryPolicy()
+        self._retry, retry_mode = _with_botocore_retry_config(retry or RetryPolicy(), session)
         concurrency = max(1, int(settings.concurrency))
         self._capabilities = capabilities or StoreCapabilities(max_connections=concurrency)
         timeout = settings.timeout if settings.timeout else 180
         config = Config(
             max_pool_connections=concurrency,
-            retries={"mode": "standard", "total_max_attempts": self._retry.max_attempts},
+            # One attempt: every retry decision is the policy's (``_RetryHooks.decide``).
+            retries={"mode": retry_mode, "total_max_attempts": 1},
             connect_timeout=timeout,
             read_timeout=timeout,
             user_agent_extra=_USER_AGENT,
@@ -650,10 +738,14 @@ class GlacierStore:
         events = self._client.meta.events
         events.register_first("before-call.glacier.UploadArchive", _supply_content_sha256)
         events.register_first("before-call.glacier.UploadMultipartPart", _supply_content_sha256)
-        events.register_first("needs-retry.glacier", hooks.veto)
-        events.register_first("needs-retry.glacier", hooks.short_body)
-        events.register_last("needs-retry.glacier", hooks.add_408)
+        events.register_first("needs-retry.glacier", hooks.decide)
         events.register("request-created.glacier", hooks.report)
+        self._lean: LeanUploader | None
+        try:
+            self._lean = LeanUploader(self._client, hooks.report, self._retry.max_attempts)
+        except AttributeError:  # botocore internals moved: every upload takes the full path
+            logger.debug("lean UploadArchive unavailable with this botocore")
+            self._lean = None
         self._closed = threading.Event()
 
     @staticmethod
@@ -727,11 +819,21 @@ class GlacierStore:
 
     # ------------------------------------------------------------------ plumbing
 
+    def _translated(self, exc: Exception, operation: str, what: str) -> GlacierlibError:
+        """``translate_error``, and a transient error says how long it was retried."""
+        error = translate_error(exc, operation, what)
+        if error.retryable and not error.hint:
+            error.hint = self._retry.describe() + (
+                "; --max-attempts or botocore's max_attempts set that cap"
+                if self._retry.max_attempts is not None
+                else "; a longer --retry-timeout rides out a longer outage")
+        return error
+
     def _call(self, operation: str, what: str, method: str, **params: Any) -> dict[str, Any]:
         try:
             result = getattr(self._client, method)(**params)
         except _TRANSLATABLE as exc:
-            raise translate_error(exc, operation, what) from None
+            raise self._translated(exc, operation, what) from None
         except _PARSER_ERRORS as exc:  # botocore's parser choking on a mistyped reply
             raise _malformed(operation, exc) from None
         return cast("dict[str, Any]", result)
@@ -749,7 +851,7 @@ class GlacierStore:
                     raise _malformed(operation, ValueError(f"no {key} list in the reply"))
                 yield from items
         except _TRANSLATABLE as exc:
-            raise translate_error(exc, operation, what) from None
+            raise self._translated(exc, operation, what) from None
         except _PARSER_ERRORS as exc:
             raise _malformed(operation, exc) from None
 
@@ -787,12 +889,20 @@ class GlacierStore:
                                  operation="UploadArchive")
         what = f"vault {vault!r}, {body.length} bytes"
         self._hooks.start_counting_lost_replies()
+        lean = self._lean
+        template = lean.template_for(vault) if lean is not None else None
         try:
-            result = self._call(
-                "UploadArchive", what, "upload_archive", vaultName=vault,
-                archiveDescription=description, checksum=body.tree_hash.hex,
-                body=_HashedBody(body),
-            )
+            if template is not None:
+                result = self._lean_upload(template, what, body, description)
+            else:  # the first to this vault: botocore builds the request (and the template)
+                def call() -> dict[str, Any]:
+                    return self._call(
+                        "UploadArchive", what, "upload_archive", vaultName=vault,
+                        archiveDescription=description, checksum=body.tree_hash.hex,
+                        body=_HashedBody(body),
+                    )
+
+                result = call() if lean is None else lean.full_call(vault, call)
         except GlacierlibError:
             lost = self._hooks.lost_replies()
             if lost:
@@ -810,6 +920,19 @@ class GlacierStore:
                          f"archive {archive_id} (single upload to vault {vault!r})")
         return ArchiveCreated(archive_id, body.tree_hash, body.length,
                               str(result.get("location") or ""), lost_replies=lost)
+
+    def _lean_upload(self, template: dict[str, Any], what: str, body: PartBody,
+                     description: str) -> dict[str, Any]:
+        """UploadArchive from the vault's template, errors translated as in ``_call``."""
+        data = body.data if isinstance(body.data, bytes) else memoryview(body.data).cast("B")
+        try:
+            assert self._lean is not None
+            return self._lean.upload(template, data, description, body.tree_hash.hex,
+                                     body.sha256.hex())
+        except _TRANSLATABLE as exc:
+            raise translate_error(exc, "UploadArchive", what) from None
+        except _PARSER_ERRORS as exc:
+            raise _malformed("UploadArchive", exc) from None
 
     def delete_archive(self, vault: str, archive_id: str) -> None:
         try:
@@ -1057,8 +1180,9 @@ def open_store(
     ``OffloadingStore`` sits right above it and sends small uploads to that many child
     processes (each with its own client), because one process is bound by botocore's CPU.
     """
-    policy = retry or RetryPolicy()
-    glacier = GlacierStore(make_session(settings), settings, on_event=on_event, retry=policy)
+    glacier = GlacierStore(make_session(settings), settings, on_event=on_event,
+                           retry=retry or retry_policy_for(settings))
+    policy = glacier.retry_policy  # with botocore's max_attempts applied, for the children
     base: VaultStore = glacier
     if upload_processes > 1:
         fixed = glacier.fixed_connection()

@@ -48,6 +48,7 @@ __all__ = [
     "CONFIG_FILE_NAMES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_PART_SIZE",
+    "DEFAULT_RETRY_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "DETECT_MODES",
     "FORMATS",
@@ -59,7 +60,10 @@ __all__ = [
     "ConfigValues",
     "Settings",
     "load_config",
+    "masked",
+    "may_be_secret",
     "parse_config_text",
+    "parse_duration",
     "parse_size",
     "read_config_file",
     "require_region",
@@ -73,6 +77,11 @@ MIB = 1 << 20
 DEFAULT_CONCURRENCY = 4
 DEFAULT_PART_SIZE = 16 * MIB
 DEFAULT_TIMEOUT = 180
+#: How long one request may keep failing with transient errors before the run gives up on it
+#: (seconds; ``--retry-timeout``). At one request in five failing, a 200-file sync meets no
+#: request that fails for that long; an outage of the whole network does meet it.
+DEFAULT_RETRY_TIMEOUT = 900
+MAX_RETRY_TIMEOUT = 7 * 24 * 3600
 MAX_CONCURRENCY = 64
 MAX_PART_SIZE_MIB = 4096
 MAX_CHECK_FILE_SIZE_MIB = 40_960_000
@@ -90,8 +99,10 @@ INVENTORY_FORMATS = ("json", "csv")
 FORMATS = ("for-humans", "mtmsg", "json")
 PROTOCOLS = ("https", "http")
 
-#: Options that may be repeated and whose order matters; command line only, as in mt-aws-glacier.
-LIST_OPTIONS = frozenset({"filter", "include", "exclude"})
+#: Options that may be repeated and whose order matters. In a config file each line adds its
+#: rule after those of the command line (mt-aws-glacier refused them there; cron jobs keep
+#: long exclude lists in their config).
+LIST_OPTIONS = frozenset({"filter", "include", "exclude", "filter-from"})
 
 #: Names mt-aws-glacier 1.120 knew but mtglacier has no use for: accepted so old config files
 #: and scripts keep working, then ignored with a warning (encodings are always UTF-8 here;
@@ -120,6 +131,8 @@ OPTION_FIELDS: Mapping[str, str] = {
     "local": "local_dir",
     "protocol": "protocol",
     "timeout": "timeout",
+    "retry-timeout": "retry_timeout",
+    "max-attempts": "max_attempts",
     "vault": "vault",
     "journal": "journal",
     "new-journal": "new_journal",
@@ -170,18 +183,72 @@ class ConfigValues(dict[str, str]):
 
     It is a plain ``dict`` to every caller; ``path`` and ``lines`` (name -> line number of the
     line that won) let ``resolve_settings`` name the file and line of a value it refuses.
+    Filter lines are not in the dict (each one counts, in order): they are in ``filters``, as
+    ``(option, value, line)``.
     """
 
     def __init__(self, path: object = None) -> None:
         super().__init__()
         self.path = path
         self.lines: dict[str, int] = {}
+        self.filters: list[tuple[str, str, int]] = []
+
+    def only(self, names: Iterable[str]) -> ConfigValues:
+        """The values for these option names (a command's), with their lines; the filter
+        rules when ``filter`` is among them. Other values are ignored, as in mt-aws-glacier."""
+        usable = set(names)
+        kept = ConfigValues(self.path)
+        for key, value in self.items():
+            if key in usable:
+                kept[key] = value
+                kept.lines[key] = self.lines[key]
+        if "filter" in usable:
+            kept.filters = list(self.filters)
+        return kept
+
+
+#: Config names whose value is a credential: nothing after them is ever shown.
+_CREDENTIAL_NAMES = frozenset({"key", "secret", "token"})
+#: Shortest text that may be a credential (an access key id has 16 or more characters, a
+#: secret 40, a session token hundreds): longer words are masked wherever input is quoted.
+_SECRET_MIN = 12
+
+
+def may_be_secret(text: str) -> bool:
+    """Could this piece of user input be a key, secret or token? (Long, without spaces.)"""
+    return len(text) >= _SECRET_MIN and not any(c.isspace() for c in text)
+
+
+def masked(text: str) -> str:
+    """``text`` quoted for an error message: as is when short, else its first two characters
+    and its length, so a secret typed in the wrong place never reaches a terminal or log."""
+    if not may_be_secret(text):
+        return repr(text)
+    return f"'{text[:2]}...' ({len(text)} characters, the rest hidden: it may be a secret)"
 
 
 def _show_line(line: str) -> str:
-    """Quote an offending line for an error, cut short: a config line may hold a secret."""
-    shown = line if len(line) <= 60 else line[:57] + "..."
+    """An offending config line for an error: words that may be secrets are masked, and
+    everything after a credential name (``secret wJal...``) is hidden whatever its length."""
+    words = line.split()
+    if words and words[0].split("=")[0].lower() in _CREDENTIAL_NAMES:
+        return f"{words[0].split('=')[0]!r} followed by {len(line.strip()) - len(words[0])} " \
+            "characters (hidden: they may be a secret)"
+    shown = " ".join(w if not may_be_secret(w) else f"{w[:2]}...({len(w)} characters)"
+                     for w in words)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
     return repr(shown)
+
+
+def _unknown_name(name: str, names: Iterable[str]) -> ConfigError:
+    """'unknown option' for a config-file NAME: masked if it may be a secret; a close
+    known name is suggested."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return ConfigError(f"unknown option {masked(name)}",
+                       hint=f"did you mean {close[0]}?" if close else None)
 
 
 def parse_config_text(text: str, path: object = "<config>") -> ConfigValues:
@@ -189,9 +256,10 @@ def parse_config_text(text: str, path: object = "<config>") -> ConfigValues:
 
     Lines end with LF or CRLF. Blank lines and whole-line ``#`` comments are skipped; a
     ``NAME=VALUE`` line sets NAME, a bare ``NAME`` line sets it to ``"1"`` (flags); a later
-    line for the same name wins. ``filter``/``include``/``exclude`` are refused (their order
-    with command-line rules would be ambiguous) and so is any unknown name, because a typo
-    silently ignored would run a sync with settings the user did not mean.
+    line for the same name wins, except for ``filter``, ``include``, ``exclude`` and
+    ``filter-from``, which add rules in file order (see ``ConfigValues.filters``). An unknown
+    name is refused, because a typo silently ignored would run a sync with settings the user
+    did not mean.
     """
     values = ConfigValues(path)
     for lineno, raw in enumerate(text.split("\n"), start=1):
@@ -210,13 +278,14 @@ def parse_config_text(text: str, path: object = "<config>") -> ConfigValues:
                 )
             name, value = match.group(1), "1"
         if name in LIST_OPTIONS:
-            raise ConfigError(
-                f"{name!r} is not allowed in a config file",
-                path=path, line=lineno,
-                hint="give --filter, --include and --exclude on the command line",
-            )
+            if "\x00" in value:
+                raise ConfigError(f"NUL character in the value of {name!r}", path=path,
+                                  line=lineno)
+            values.filters.append((name, value, lineno))
+            continue
         if name not in CONFIG_FILE_NAMES:
-            raise ConfigError(f"unknown option {name!r}", path=path, line=lineno)
+            error = _unknown_name(name, CONFIG_FILE_NAMES)
+            raise ConfigError(error.message, path=path, line=lineno, hint=error.hint)
         if "\x00" in value:
             raise ConfigError(f"NUL character in the value of {name!r}", path=path, line=lineno)
         values[name] = value
@@ -265,7 +334,10 @@ def secret_permission_warning(
         f"{path} holds a secret and is readable by other users "
         f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {path}"
     )
-    logger.warning("%s", message, extra={"returned_to_caller": True})
+    # Returned, and logged below WARNING: a front end shows what it is given; a warning record
+    # would also reach Python's last-resort handler before the front end installed its own,
+    # and the user would read it twice.
+    logger.info("%s", message, extra={"returned_to_caller": True})
     return message
 
 
@@ -353,6 +425,26 @@ def parse_size(value: object) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
 
 
+_DURATION_RE = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)[ \t]*(s|sec|m|min|h)?", re.IGNORECASE)
+_DURATION_UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``900``, ``90s``, ``15m``, ``2h`` or ``0.5``: a bare number is seconds, as
+    ``--timeout`` counts them."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION_RE.fullmatch(str(value).strip())
+    if match is None:
+        raise ValueError(f"expected a duration such as 900, 90s, 15m or 2h, got {value!r}")
+    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
+
+
+def _check_retry_timeout(_i: object, _a: object, value: float) -> None:
+    if not 0 <= value <= MAX_RETRY_TIMEOUT:
+        raise ValueError(f"must be between 0 and {MAX_RETRY_TIMEOUT // 3600}h, got {value:g}s")
+
+
 def _opt_size(value: object) -> int | None:
     return None if value is None else parse_size(value)
 
@@ -407,6 +499,11 @@ def _check_timeout(_i: object, _a: object, value: int) -> None:
 def _check_positive(_i: object, _a: object, value: int | None) -> None:
     if value is not None and value < 1:
         raise ValueError(f"must be at least 1, got {value}")
+
+
+def _check_max_attempts(_i: object, _a: object, value: int | None) -> None:
+    if value is not None and not 0 <= value <= 10_000:
+        raise ValueError(f"must be between 0 (no limit) and 10000, got {value}")
 
 
 def _check_max_file_size(instance: object, _a: object, value: int | None) -> None:
@@ -542,6 +639,11 @@ class Settings:
     protocol: str = attrs.field(
         default="https", converter=_lower, validator=_one_of(PROTOCOLS))
     timeout: int = attrs.field(default=DEFAULT_TIMEOUT, converter=_to_int, validator=_check_timeout)
+    retry_timeout: float = attrs.field(
+        default=DEFAULT_RETRY_TIMEOUT, converter=parse_duration, validator=_check_retry_timeout)
+    #: None: botocore's ``max_attempts`` (AWS_MAX_ATTEMPTS, the profile) if any; 0: no cap.
+    max_attempts: int | None = attrs.field(
+        default=None, converter=_opt_int, validator=_check_max_attempts)
     access_key: str | None = attrs.field(
         default=None, converter=_opt_str, repr=False,
         validator=_matches(r"[A-Za-z0-9]{16,128}",
@@ -721,8 +823,12 @@ def resolve_settings(
                 put(option, environ[variable], f"environment variable {variable}")
                 break
 
+    file_rules: list[tuple[str, str, int | None]] = list(getattr(config_file, "filters", ()))
     for name, raw in config_file.items():
-        if name in LIST_OPTIONS or name not in CONFIG_FILE_NAMES:
+        if name in LIST_OPTIONS:  # a plain mapping: one rule per option
+            file_rules.append((name, str(raw), lines.get(name)))
+            continue
+        if name not in CONFIG_FILE_NAMES:
             raise ConfigError(f"option {name!r} cannot be set in a config file",
                               path=path, line=lines.get(name))
         if name in LEGACY_IGNORED_NAMES:
@@ -756,10 +862,8 @@ def resolve_settings(
     if "detect" in cli and not values.get("replace_modified", False):
         raise ConfigError("--detect only makes sense with --replace-modified")
 
-    if filter_rules:
-        from glacierlib.filters import FilterSet
-
-        values["filters"] = FilterSet.from_options(filter_rules)
+    if filter_rules or file_rules:
+        values["filters"] = _filter_set(filter_rules, file_rules, path)
     if path is not None:
         values["config_path"] = path
     values["warnings"] = tuple(warnings)
@@ -769,6 +873,21 @@ def resolve_settings(
         raise ConfigError(str(exc)) from None
 
 
+def _filter_set(cli_rules: Sequence[tuple[str, str]],
+                file_rules: Sequence[tuple[str, str, int | None]], path: object) -> FilterSet:
+    """Command-line rules first, then the config file's: the first match wins, so a rule given
+    on the command line overrides the file's for the files it matches."""
+    from glacierlib.filters import FilterSet
+
+    rules = list(FilterSet.from_options(cli_rules).rules)
+    for option, value, line in file_rules:
+        try:
+            rules.extend(FilterSet.from_options([(option, value)]).rules)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path=path, line=line, hint=exc.hint) from None
+    return FilterSet(rules)
+
+
 def _filter_rules(raw: object) -> list[tuple[str, str]]:
     rules: list[tuple[str, str]] = []
     if not isinstance(raw, Iterable) or isinstance(raw, str | bytes):
@@ -776,7 +895,8 @@ def _filter_rules(raw: object) -> list[tuple[str, str]]:
     for item in raw:
         if (not isinstance(item, tuple) or len(item) != 2
                 or item[0] not in LIST_OPTIONS or not isinstance(item[1], str)):
-            raise ConfigError(f"bad filter rule {item!r}: expected (filter|include|exclude, text)")
+            raise ConfigError(f"bad filter rule {item!r}: expected "
+                              "(filter|include|exclude|filter-from, text)")
         rules.append((item[0], item[1]))
     return rules
 

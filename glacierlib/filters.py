@@ -9,20 +9,31 @@ absolute host path in a pattern never matches (mt-aws-glacier issue #52).
 Each pattern is compiled to one regular expression when the options are read, never per
 file. The same :class:`FilterSet` selects local files during the walk and journal records
 when a journal is read.
+
+``--filter-from FILE`` (new) reads rules from a file, one per line, so a cron job keeps a
+long exclude list in one place: ``+PATTERN`` or ``-PATTERN`` (spaces after the sign are
+skipped, the pattern runs to the end of the line and may contain spaces; trailing spaces and
+tabs are trimmed), blank lines and whole-line ``#`` comments are skipped. A line that is
+none of these is an error naming the file and line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import attrs
 
 from glacierlib.exceptions import ConfigError
 
-__all__ = ["FilterRule", "FilterSet", "parse_filter_value"]
+__all__ = ["FILTER_OPTIONS", "FilterRule", "FilterSet", "parse_filter_value", "read_filter_file"]
+
+#: The options that add rules, in the one ordered list of rules.
+FILTER_OPTIONS = ("filter", "include", "exclude", "filter-from")
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +144,38 @@ def parse_filter_value(value: str) -> list[tuple[Action, str]]:
     return rules
 
 
+_FILE_RULE = re.compile(r"[ \t]*([+-])[ \t]*(.*?)[ \t]*")
+
+
+def read_filter_file(path: str | os.PathLike[str]) -> list[FilterRule]:
+    """The rules of a ``--filter-from`` file (format in the module docstring), in order;
+    ``ConfigError`` names the file and line of anything else."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the filter file: {exc.strerror or exc}",
+                          path=path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError("not valid UTF-8", path=path, line=lineno) from None
+    rules: list[FilterRule] = []
+    for lineno, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
+        line = raw.removesuffix("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _FILE_RULE.fullmatch(line)
+        if match is None:
+            shown = line if len(line) <= 60 else line[:57] + "..."
+            raise ConfigError(f"expected '+PATTERN' or '-PATTERN', got {shown!r}",
+                              path=path, line=lineno,
+                              hint="one rule per line; '#' starts a comment line")
+        rules.append(FilterRule(match.group(1), match.group(2),
+                                f"filter-from {path}:{lineno}"))
+    return rules
+
+
 def _rule_tuple(rules: Sequence[FilterRule]) -> tuple[FilterRule, ...]:
     for rule in rules:
         if not isinstance(rule, FilterRule):
@@ -148,7 +191,8 @@ class FilterSet:
 
     @classmethod
     def from_options(cls, options: Sequence[tuple[str, str]]) -> FilterSet:
-        """Build from ``("filter" | "include" | "exclude", value)`` in command-line order."""
+        """Build from ``("filter" | "include" | "exclude" | "filter-from", value)`` in
+        command-line order; a ``filter-from`` value is a file of rules, read now."""
         rules: list[FilterRule] = []
         for option, value in options:
             if not isinstance(value, str):
@@ -160,6 +204,8 @@ class FilterSet:
                 rules.append(FilterRule("+", value, "include"))
             elif option == "exclude":
                 rules.append(FilterRule("-", value, "exclude"))
+            elif option == "filter-from":
+                rules.extend(read_filter_file(value))
             else:
                 raise ConfigError(f"unknown filter option {option!r}")
         return cls(rules)

@@ -142,4 +142,12 @@ def safe_join(root: Path, rel: str) -> Path:
             "(through a symbolic link)",
             name=rel,
         )
+    # Python 3.13+ resolves a symlink loop without raising: the loop stays in the result.
+    for part in (resolved, *resolved.parents):
+        if part == resolved_root:
+            break
+        if part.is_symlink():
+            raise UnsafeNameError(
+                f"unsafe file name {rel!r}: cannot be resolved (symbolic link loop)", name=rel
+            )
     return target

@@ -33,8 +33,9 @@ Tier = Literal["Expedited", "Standard", "Bulk"]
 Scheme = Literal["https", "http"]
 #: The body format of inventory retrieval jobs (``--request-inventory-format``).
 InventoryFormat = Literal["json", "csv"]
-#: A filter rule's kind: ``("exclude", "*.tmp")`` is ``--exclude '*.tmp'``.
-FilterKind = Literal["filter", "include", "exclude"]
+#: A filter rule's kind: ``("exclude", "*.tmp")`` is ``--exclude '*.tmp'``;
+#: ``("filter-from", "rules.txt")`` reads the rules of a file.
+FilterKind = Literal["filter", "include", "exclude", "filter-from"]
 
 _PathArg = str | os.PathLike[str]
 
@@ -71,6 +72,8 @@ def settings(
     local_dir: _PathArg | None = None,
     protocol: Scheme | None = None,
     timeout: int | None = None,
+    retry_timeout: float | str | None = None,
+    max_attempts: int | None = None,
     access_key: str | None = None,
     secret_key: str | None = None,
     session_token: str | None = None,
@@ -106,9 +109,11 @@ def settings(
 
     Units: ``part_size_mib``, ``segment_size_mib`` and ``check_max_file_size_mib`` count MiB
     (the ``Settings`` fields ``part_size``... hold bytes); ``max_size`` is bytes or a string
-    such as ``"20G"``; ``timeout`` is seconds. ``filters`` are ``(kind, pattern)`` rules in
-    command-line order. ``environ`` is consulted like the CLI's environment (region and
-    profile only); by default nothing is, and botocore reads ``AWS_*`` itself as usual.
+    such as ``"20G"``; ``timeout`` is seconds; ``retry_timeout`` seconds or a string such as
+    ``"15m"`` (``max_attempts`` 0: no cap on attempts, only that budget). ``filters`` are
+    ``(kind, pattern)`` rules in command-line order. ``environ`` is consulted like the CLI's
+    environment (region and profile only); by default nothing is, and botocore reads ``AWS_*``
+    itself as usual.
 
     A bad value raises :class:`~glacierlib.exceptions.InvalidSetting` (a ``ConfigError``)
     naming the keyword, in the keyword's unit; a bad config file line, ``ConfigError`` naming

@@ -39,10 +39,13 @@ class Command:
 
     @property
     def all_options(self) -> tuple[str, ...]:
-        """The options the command accepts: its own, the automatic ones, legacy ones, and the
-        ones accepted only to be ignored with a warning."""
+        """The options the command accepts: its own, the automatic ones (``--filter-from``
+        wherever ``--filter`` is), legacy ones, and the ones accepted only to be ignored with
+        a warning."""
         names = list(self.options)
         extra = list(catalogue.COMMON)
+        if "filter" in names:  # every command with filters reads them from files too
+            extra.append("filter-from")
         if self.network:
             extra += catalogue.CONNECTION
         extra += catalogue.LEGACY

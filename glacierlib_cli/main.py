@@ -194,7 +194,8 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
             name, eq, _value = body.partition("=")
             matches = options.lookup_token(name)
             found = options.spelling(matches[0]) if len(matches) == 1 else None
-            if found is not None and found[0].takes_value and not eq and i + 1 < len(argv):
+            if (found is not None and found[0].takes_value and not eq and i + 1 < len(argv)
+                    and not options.looks_like_option(argv[i + 1])):
                 rest.append(argv[i + 1])
                 i += 1
             i += 1
@@ -205,16 +206,15 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
 
 def build_parser(command: Command) -> argparse.ArgumentParser:
     """The argparse parser of one command: its catalogue options plus its own arguments."""
-    import argparse
-
     from glacierlib_cli import options
 
-    class _Parser(argparse.ArgumentParser):
+    class _Parser(options.CommandParser):
         def error(self, message: str) -> NoReturn:
             raise _usage_error(f"{command.name}: {message}")
 
     parser = _Parser(
         prog=f"{PROG} {command.name}",
+        required_options=command.required,
         description=command.summary,
         allow_abbrev=False,  # prefixes are resolved by _normalise_tokens, with better errors
         add_help=True,
@@ -278,8 +278,7 @@ def _normalise_tokens(
             if len(owners) == 1:
                 owner = owners.pop()
                 raise _usage_error(f"option --{owner} is not used by command {command.name}")
-            raise _usage_error(f"unknown option {arg.split('=')[0]!r} for command "
-                               f"{command.name}", hint=f"see {PROG} {command.name} --help")
+            raise options.unknown_option(arg, known, command.name)
         if len(matches) > 1:
             raise _usage_error(f"ambiguous option {arg.split('=')[0]!r}: could be "
                                + ", ".join("--" + m for m in matches))
@@ -297,6 +296,7 @@ def _normalise_tokens(
             if i >= len(tokens):
                 raise _usage_error(f"option --{canonical} needs a value")
             value = tokens[i]
+            options.refuse_option_as_value(canonical, value)
             i += 1
         elif not takes_value and eq:
             raise _usage_error(f"option --{canonical} takes no value")
@@ -334,12 +334,7 @@ def _settings_for(
         values, file_warnings = config.load_config(config_path)
         warnings.extend(file_warnings)
         # Values for options this command does not use are ignored, as in mt-aws-glacier.
-        file_values = config.ConfigValues(values.path)
-        usable = set(command.all_options)
-        for key, value in values.items():
-            if key in usable:
-                file_values[key] = value
-                file_values.lines[key] = values.lines[key]
+        file_values = values.only(command.all_options)
     settings = config.resolve_settings(cli, file_values, os.environ, config_path=config_path)
     warnings.extend(settings.warnings)
 
@@ -411,7 +406,9 @@ def _run(argv: Sequence[str], ui: Ui, state: dict[str, bool]) -> int:
         import difflib
 
         close = difflib.get_close_matches(name, [c for c, _ in registry.COMMANDS], n=1)
-        raise _usage_error(f"unknown command {name!r}",
+        from glacierlib.config import masked
+
+        raise _usage_error(f"unknown command {masked(name)}",
                            hint=f"did you mean {close[0]}?" if close else f"see '{PROG} help'")
 
     command = registry.load_command(name)

@@ -19,6 +19,7 @@ Kinds:
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,11 +31,14 @@ __all__ = [
     "CONNECTION",
     "DEPRECATED_FOR_COMMAND",
     "LEGACY",
+    "CommandParser",
     "Option",
     "add_options",
     "by_name",
     "dest_of",
     "lookup_token",
+    "refuse_option_as_value",
+    "unknown_option",
 ]
 
 
@@ -81,6 +85,11 @@ CATALOGUE: tuple[Option, ...] = (
                        "no AWS account needed"),
     _v("protocol", "https|http", "protocol for the AWS endpoint (default: https)"),
     _v("timeout", "SECONDS", "socket inactivity timeout per request (default: 180)"),
+    _v("retry-timeout", "DURATION", "keep retrying a request that fails with a transient error "
+                                    "(5xx, 408, throttling, broken connection) for this long: "
+                                    "900 or 90s, 15m, 2h; 0 = no retries (default: 15m)"),
+    _v("max-attempts", "N", "also cap the attempts per request; 0 = no cap (default: "
+                            "AWS_MAX_ATTEMPTS or the profile's max_attempts, else no cap)"),
     _f("quiet", "print only errors, warnings and results"),
     _f("verbose", "print every file and retry; tracebacks on errors"),
     # Where and what
@@ -102,6 +111,8 @@ CATALOGUE: tuple[Option, ...] = (
     Option("filter", "list", "filter rules, e.g. '+*.jpg -'; first match wins", "RULES"),
     Option("include", "list", "include files matching PATTERN", "PATTERN"),
     Option("exclude", "list", "exclude files matching PATTERN", "PATTERN"),
+    Option("filter-from", "list", "read filter rules from FILE: one '+PATTERN' or '-PATTERN' "
+                                  "per line, '#' comments", "FILE"),
     _f("new", "upload new files (the default sync mode)"),
     _f("replace-modified", "upload modified files again (see --detect)"),
     _f("delete-removed", "delete archives of files removed locally"),
@@ -141,7 +152,7 @@ _BY_NAME = {option.name: option for option in CATALOGUE}
 
 #: Options of every command that talks to Glacier (added automatically unless NETWORK = False).
 CONNECTION = ("key", "secret", "token", "profile", "region", "endpoint-url", "local",
-              "protocol", "timeout")
+              "protocol", "timeout", "retry-timeout", "max-attempts")
 #: Options of every command.
 COMMON = ("config", "quiet", "verbose")
 #: mt-aws-glacier options accepted by every command for old scripts, and ignored.
@@ -236,3 +247,101 @@ def add_options(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
             parser.add_argument(*flags, dest="filters", metavar=option.metavar,
                                 action=action, help=text + " (repeatable)",
                                 default=argparse.SUPPRESS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors about what was typed: never echo what may be a secret, suggest what was meant
+
+
+def _shown(text: str) -> str:
+    """A piece of the command line for an error message, masked when it may be a secret."""
+    from glacierlib.config import masked, may_be_secret
+
+    return masked(text) if may_be_secret(text) else text
+
+
+def unknown_option(arg: str, known: Iterable[str], command: str) -> Exception:
+    """The error for an option the command does not know: "did you mean" a close one."""
+    import difflib
+
+    from glacierlib_cli.errors import UsageError
+
+    typed = arg.split("=", maxsplit=1)[0]
+    name = typed.lstrip("-")
+    close = difflib.get_close_matches(name, [k for k in known if k not in LEGACY], n=1,
+                                      cutoff=0.7)
+    hint = f"did you mean --{close[0]}?" if close else f"see mtglacier {command} --help"
+    from glacierlib.config import masked, may_be_secret
+
+    # Option names are lower case: anything else (a key or secret typed after "--") is masked.
+    plain = re.fullmatch(r"--?[a-z][a-z0-9-]{0,39}", typed) is not None
+    shown = repr(typed) if plain or not may_be_secret(typed) else masked(typed)
+    return UsageError(f"unknown option {shown} for command {command}", hint=hint)
+
+
+def looks_like_option(value: str) -> bool:
+    """A value that is surely an option the user forgot a value before: ``--anything``, or
+    ``-name`` for a full option name (``-region``, mt-aws-glacier's single-dash form)."""
+    if value.startswith("--"):
+        return True
+    return value.startswith("-") and spelling(value[1:].partition("=")[0]) is not None
+
+
+def refuse_option_as_value(option: str, value: str) -> None:
+    """``--token --region us-east-1`` must not make ``--region`` the token: refuse, naming
+    the option; ``--option=VALUE`` remains the way to give a value that starts with ``--``."""
+    if looks_like_option(value):
+        from glacierlib_cli.errors import UsageError
+
+        raise UsageError(f"option --{option} needs a value, but the option "
+                         f"{_shown(value.partition('=')[0])} follows it",
+                         hint=f"write --{option}=VALUE if the value really starts with '-'")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of one command: its usage line shows mandatory options as mandatory, and
+    stray arguments are reported masked (a secret typed without its option lands there)."""
+
+    def __init__(self, *args: Any, required_options: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.required_options = tuple(required_options)
+
+    def format_usage(self) -> str:
+        self.usage = self.usage_line()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.usage = self.usage_line()
+        return super().format_help()
+
+    def usage_line(self) -> str:
+        """``PROG --dir DIR --vault NAME (--a A | --b B) [options] POSITIONALS``."""
+        parts = [self.prog]
+        for entry in self.required_options:
+            alternatives = []
+            for name in entry.split("|"):
+                option = _BY_NAME[name]
+                alternatives.append(f"--{name} {option.metavar}" if option.takes_value
+                                    else f"--{name}")
+            parts.append(alternatives[0] if len(alternatives) == 1
+                         else "(" + " | ".join(alternatives) + ")")
+        parts.append("[options]")
+        for action in self._actions:
+            if action.option_strings:
+                continue
+            metavar = action.metavar if isinstance(action.metavar, str) else action.dest
+            if action.nargs == "?":
+                parts.append(f"[{metavar}]")
+            elif action.nargs in ("*", "+"):
+                parts.append(f"[{metavar} ...]" if action.nargs == "*" else f"{metavar} ...")
+            else:
+                parts.append(metavar)
+        return " ".join(parts)
+
+    def parse_intermixed_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_intermixed_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments: " + " ".join(_shown(e) for e in extras))
+        return parsed

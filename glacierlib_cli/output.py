@@ -73,6 +73,7 @@ class Ui:
         self.verbose = verbose
         self._tty = tty
         self._interval = interval
+        self._warnings_shown: set[str] = set()
         self._lock = threading.RLock()
         self._display: ProgressDisplay | None = None
         self.done_printed = False
@@ -104,10 +105,23 @@ class Ui:
         """Seconds since this run started."""
         return time.monotonic() - self.started
 
+    def _repeated(self, line: str) -> bool:
+        """A WARNING line already shown in this run: say it once. (A repaired torn journal
+        line reaches the user through the journal's log record, an event and the command's
+        report; the world-readable config warning through a log record and a return value.)"""
+        if not line.startswith("WARNING: "):
+            return False
+        if line in self._warnings_shown:
+            return True
+        self._warnings_shown.add(line)
+        return False
+
     def _emit(self, stream: TextIO | None, line: str) -> None:
         if stream is None:  # started with the descriptor closed (``>&-``): dropped, as print does
             return
         with self._lock:
+            if self._repeated(line):
+                return
             if self._display is not None:
                 self._display.clear()
             try:
@@ -204,6 +218,8 @@ class Ui:
             return [*self.warnings, *notices]
 
     def _write_progress_line(self, line: str) -> None:
+        if self._repeated(line):
+            return
         self.stderr.write(terminal_safe(line) + "\n")
         self.stderr.flush()
 

@@ -689,3 +689,155 @@ def test_terminal_safe_leaves_nothing_a_terminal_acts_on(text: str) -> None:
 
 def test_terminal_safe_escapes_read_as_the_code_point() -> None:
     assert terminal_safe("a\x1b[2J\u202e\x85\udcff\t\n") == "a\\x1b[2J\\u202e\\x85\\xff\t\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Habits of a command line (issue 12): suggestions, usage line, filter files
+
+
+def test_a_mistyped_option_gets_a_suggestion(probe: Probe,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["probe", *BASE, "--concurency", "8"], capsys)
+    assert code == 2
+    assert "unknown option '--concurency'" in err and "did you mean --concurrency?" in err
+    code, _, err = run_main(["probe", *BASE, "--zzzzzz"], capsys)
+    assert code == 2 and "did you mean" not in err
+
+
+def test_usage_line_shows_mandatory_options_as_mandatory(
+    probe: Probe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(["probe", "--help"], capsys)
+    assert code == 0
+    usage = out.split("\n\n")[0]
+    assert usage.startswith("usage: mtglacier probe --vault NAME --journal FILE "
+                            "(--dir DIR | --max-size SIZE) [options] [extra ...]"), usage
+    assert "[--vault NAME]" not in usage
+    code, out, _ = run_main(["sync", "--help"], capsys)
+    assert out.startswith("usage: mtglacier sync --dir DIR --vault NAME --journal FILE "
+                          "[options]")
+
+
+def test_filter_from_file_and_config_filters_through_the_command_line(
+    probe: Probe, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("# what cron never backs up\n-*.tmp\n\n- cache/\n")
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(f"exclude=*.log\nfilter-from={rules}\n")
+    code, _, err = run_main(["probe", *BASE, "--config", str(cfg), "--include", "keep.log",
+                             "--filter-from", str(rules)], capsys)
+    assert code == 0, err
+    assert probe.settings is not None
+    got = [(r.action, r.pattern) for r in probe.settings.filters.rules]
+    # Command line first, in its order; then the config file's rules, in file order.
+    assert got == [("+", "keep.log"), ("-", "*.tmp"), ("-", "cache/"), ("-", "*.log"),
+                   ("-", "*.tmp"), ("-", "cache/")]
+    rules.write_text("-*.tmp\nnot a rule\n")
+    code, _, err = run_main(["probe", *BASE, "--filter-from", str(rules)], capsys)
+    assert code == 2 and f"{rules}, line 2" in err
+
+
+def test_world_readable_config_is_warned_once_in_a_real_process(tmp_path: Path) -> None:
+    """In a real process no log handler exists yet when the config file is read: a warning
+    record then went to Python's last-resort handler, and the user read it twice."""
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(f"key={KEY}\nsecret={SECRET}\n")
+    os.chmod(cfg, 0o644)
+    (tmp_path / "d").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "glacierlib_cli", "check-local-hash", "--config", str(cfg),
+         "--dir", str(tmp_path / "d"), "--journal", str(tmp_path / "j.log")],
+        capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert result.stderr.count("chmod 600") == 1, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_torn_journal_line_is_warned_once(tmp_path: Path) -> None:
+    """The repaired torn line reaches the CLI three ways (log record, event, report)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("hello")
+    journal = tmp_path / "j.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    args = [sys.executable, "-m", "glacierlib_cli", "sync", "--local", str(tmp_path / "lv"),
+            "--dir", str(src), "--vault", "v", "--journal", str(journal)]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env,
+                           check=False)
+    assert first.returncode == 0, first.stderr
+    with journal.open("ab") as f:
+        f.write(b"A\t1\tCREATED\tbroken")
+    second = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env,
+                            check=False)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr.count("not fully written") == 1, second.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell completion and the man page, both built from the commands' parsers
+
+
+def _bash_complete(script: str, line: str) -> list[str]:
+    """What the generated bash function offers for the last word of ``line``."""
+    words = line.split(" ")
+    program = "\n".join([
+        script,
+        "COMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + ")",
+        f"COMP_CWORD={len(words) - 1}",
+        "_mtglacier",
+        'printf "%s\\n" "${COMPREPLY[@]}"',
+    ])
+    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return [w for w in result.stdout.splitlines() if w]
+
+
+def test_bash_completion_completes_commands_options_and_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, script, _ = run_main(["completion", "bash"], capsys)
+    assert code == 0 and "OK DONE" not in script
+    assert _bash_complete(script, "mtglacier sy") == ["sync"]
+    assert _bash_complete(script, "mtglacier --vault x --conc 2 sy") == ["sync"]
+    assert _bash_complete(script, "mtglacier sync --conc") == ["--concurrency"]
+    assert _bash_complete(script, "mtglacier sync --retry-t") == ["--retry-timeout"]
+    assert _bash_complete(script, "mtglacier sync --filter-f") == ["--filter-from"]
+    assert "--segment-size" not in _bash_complete(script, "mtglacier sync --")
+    assert _bash_complete(script, "mtglacier restore --tier B") == ["Bulk"]
+    assert _bash_complete(script, "mtglacier completion z") == ["zsh"]
+    assert "restore-completed" in _bash_complete(script, "mtglacier help restore")
+
+
+def test_zsh_and_fish_completion_cover_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, zsh, _ = run_main(["completion", "zsh"], capsys)
+    assert code == 0 and zsh.startswith("#compdef mtglacier") and "bashcompinit" in zsh
+    code, fish, _ = run_main(["completion", "fish"], capsys)
+    assert code == 0
+    for name in commands.available_commands():
+        assert f"-a {name} -d" in fish, name
+    assert "__fish_seen_subcommand_from sync' -l concurrency -x" in fish
+    assert "-l dir -r -F" in fish
+    code, _, err = run_main(["completion", "tcsh"], capsys)
+    assert code == 2 and "tcsh" in err
+
+
+def test_man_page_builds_and_documents_every_command_and_option(tmp_path: Path) -> None:
+    from glacierlib_cli.commands.completion import command_table
+
+    target = tmp_path / "mtglacier.1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run([sys.executable, "-m", "glacierlib_cli.manpage", str(target)],
+                            capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith(".TH MTGLACIER 1 ")
+    sections = [line[4:] for line in page.splitlines() if line.startswith(".SS ")]
+    expected = commands.available_commands()
+    assert [s.replace("\\-", "-") for s in sections] == expected
+    for command in command_table():
+        for option in command.options:
+            if option.name != "--help":
+                assert f"\\fB{option.name.replace('-', chr(92) + '-')}\\fR" in page, option
+    assert not [line for line in page.splitlines() if line.startswith("'")]

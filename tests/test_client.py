@@ -393,19 +393,26 @@ RETRYABLE = [
 ]
 
 
+@pytest.mark.parametrize("operation", ["DescribeVault", "UploadArchive"])
 @pytest.mark.parametrize(("status", "code", "expected"), RETRYABLE)
 def test_error_mapping_retryable_after_retries(
-    server: Any, events: Events, status: int, code: str, expected: type[Exception]
+    server: Any, events: Events, status: int, code: str, expected: type[Exception],
+    operation: str,
 ) -> None:
+    """UploadArchive here is a later upload to the vault: the lean path (see below)."""
     with make_store(server, events, attempts=2) as st:
         st.create_vault(VAULT)
+        warm(st)
         server.control.reset_stats()
-        server.control.inject_fault("DescribeVault", "error", 2, status=status, code=code)
+        server.control.inject_fault(operation, "error", 2, status=status, code=code)
         with pytest.raises(expected) as caught:
-            st.describe_vault(VAULT)
+            if operation == "DescribeVault":
+                st.describe_vault(VAULT)
+            else:
+                st.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
     assert caught.value.retryable
-    assert requests_of(server, "DescribeVault") == 2
-    assert [(r.operation, r.attempt) for r in events.retries()] == [("DescribeVault", 2)]
+    assert requests_of(server, operation) == 2
+    assert [(r.operation, r.attempt) for r in events.retries()] == [(operation, 2)]
     assert str(status) in events.retries()[0].reason
 
 
@@ -829,3 +836,164 @@ def test_reply_truncated_every_time_is_a_typed_error(server: LocalServer,
     with pytest.raises(ServiceUnavailable):
         store.describe_vault(VAULT)
     assert requests_of(server, "DescribeVault") == 3  # every attempt, then the error
+
+
+# --------------------------------------------------------------------------- lean UploadArchive
+# After the first upload to a vault, uploads there are sent from a template of botocore's own
+# request (glacierlib.wrappers.lean). Everything below runs on that path: a warm-up upload
+# first, then the behaviour under test, which must be that of the ordinary botocore call.
+
+
+def warm(store: GlacierStore, vault: str = VAULT) -> None:
+    store.upload_archive(vault, PartBody.from_bytes(b"warm-up"), "w")
+
+
+class _FullCalls:
+    """Counts UploadArchive calls that went through botocore's per-call request building."""
+
+    def __init__(self, store: GlacierStore) -> None:
+        self.count = 0
+        store._client.meta.events.register(
+            "before-parameter-build.glacier.UploadArchive", self)
+
+    def __call__(self, **_: Any) -> None:
+        self.count += 1
+
+
+def test_later_uploads_to_a_vault_skip_botocores_request_building(
+    store: GlacierStore, server: Any
+) -> None:
+    full = _FullCalls(store)
+    store.create_vault("other")
+    payloads = [data(100 + i, seed=i) for i in range(5)]
+    for i, payload in enumerate(payloads):
+        created = store.upload_archive(VAULT, PartBody.from_bytes(payload), f"d{i}")
+        assert created.tree_hash == tree_hash_bytes(payload)
+    assert full.count == 1
+    store.upload_archive("other", PartBody.from_bytes(b"x"), "o")  # a template per vault
+    store.upload_archive("other", PartBody.from_bytes(b"y"), "o")
+    assert full.count == 2
+    archives = server.control.state()["vaults"][VAULT]["archives"]
+    assert sorted(a["description"] for a in archives) == [f"d{i}" for i in range(5)]
+
+
+def test_lean_requests_carry_what_botocore_sends(store: GlacierStore) -> None:
+    """Same headers, same signed headers: only the values that change per call differ."""
+    seen: list[dict[str, str]] = []
+
+    def watch(request: Any, **_: Any) -> None:
+        seen.append({k.lower(): (v.decode() if isinstance(v, bytes) else str(v))
+                     for k, v in request.headers.items()})
+
+    store._client.meta.events.register("before-send.glacier.UploadArchive", watch)
+    store.upload_archive(VAULT, PartBody.from_bytes(b"first"), "one")
+    store.upload_archive(VAULT, PartBody.from_bytes(b"second!"), "two")
+    full, lean = seen
+    assert sorted(full) == sorted(lean)
+    signed = [h["authorization"].split("SignedHeaders=")[1].split(",")[0] for h in seen]
+    assert signed[0] == signed[1]
+    assert lean["x-amz-archive-description"] == "two"
+    assert lean["x-amz-sha256-tree-hash"] == tree_hash_bytes(b"second!").hex
+    assert lean["x-amz-content-sha256"] == hashlib.sha256(b"second!").hexdigest()
+    assert lean["amz-sdk-request"] == "attempt=1; max=3"
+    assert lean["amz-sdk-invocation-id"] != full["amz-sdk-invocation-id"]
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), NON_RETRYABLE)
+def test_lean_upload_errors_are_typed_and_not_retried(
+    store: GlacierStore, server: Any, status: int, code: str, expected: type[Exception]
+) -> None:
+    warm(store)
+    server.control.inject_fault("UploadArchive", "error", 3, status=status, code=code)
+    server.control.reset_stats()
+    with pytest.raises(expected) as caught:
+        store.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
+    error = caught.value
+    assert type(error) is expected
+    assert (error.code, error.status, error.operation) == (code, status, "UploadArchive")
+    assert requests_of(server, "UploadArchive") == 1
+
+
+@pytest.mark.parametrize(("kind", "lost"), [("truncate", 1), ("reset", 1), ("error", 0)])
+def test_lean_upload_retries_to_success_and_counts_lost_replies(
+    store: GlacierStore, server: Any, events: Events, kind: str, lost: int
+) -> None:
+    warm(store)
+    server.control.inject_fault("UploadArchive", kind, 1)
+    payload = data(5000, seed=9)
+    created = store.upload_archive(VAULT, PartBody.from_bytes(payload), "d")
+    assert created.tree_hash == tree_hash_bytes(payload)
+    assert created.lost_replies == lost
+    assert [r.attempt for r in events.retries()] == [2]
+    stored = len(server.control.state()["vaults"][VAULT]["archives"])
+    assert stored == 2 + (kind == "truncate")
+
+
+def test_lean_upload_failing_after_lost_replies_warns(
+    server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with make_store(server, attempts=2) as st:
+        st.create_vault(VAULT)
+        warm(st)
+        server.control.inject_fault("UploadArchive", "reset", 2)
+        with caplog.at_level("WARNING", logger="glacierlib"), \
+                pytest.raises(ServiceUnavailable):
+            st.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
+    warned = [r.getMessage() for r in caplog.records if "reply was lost" in r.getMessage()]
+    assert len(warned) == 1 and "2 attempt(s)" in warned[0]
+
+
+def test_lean_upload_checks_the_returned_tree_hash(store: GlacierStore, server: Any) -> None:
+    warm(store)
+    server.control.inject_fault("UploadArchive", "header", 1, header="x-amz-sha256-tree-hash",
+                                value="0" * 64)
+    with pytest.raises(VerificationError):
+        store.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
+
+
+def test_lean_upload_with_a_wrong_secret_is_auth_failed(server: Any) -> None:
+    with make_store(server) as good:
+        good.create_vault(VAULT)
+    with make_store(server, secret_key="not-the-secret-at-all") as bad:
+        with pytest.raises(AuthFailed) as first:
+            bad.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
+        with pytest.raises(AuthFailed) as second:
+            bad.upload_archive(VAULT, PartBody.from_bytes(b"abc"), "d")
+    for caught in (first, second):
+        assert "not-the-secret-at-all" not in str(caught.value)
+
+
+def test_part_body_is_handed_to_urllib3_as_large_views_not_copies() -> None:
+    """urllib3 asks a file-like body for 16 KiB blocks; each would be a copy and a trip
+    through http.client. The body hands out views of the part's buffer, 1 MiB or more."""
+    from glacierlib.client import _HashedBody
+
+    buffer = bytearray(data(3 * MIB + 5, seed=3))
+    body = _HashedBody(PartBody.from_bytes(buffer))
+    chunks = []
+    while chunk := body.read(16384):
+        chunks.append(chunk)
+    assert [len(c) for c in chunks] == [MIB, MIB, MIB, 5]
+    assert all(isinstance(c, memoryview) and c.obj is buffer for c in chunks)
+    assert b"".join(chunks) == buffer
+    body.seek(0)  # botocore's retry rewinds and sends the same bytes again
+    assert bytes(body.read(10)[:10]) == buffer[:10]
+
+
+def test_uploads_take_the_full_path_when_the_lean_one_cannot_be_built(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A botocore whose internals moved must cost speed, never correctness."""
+    import glacierlib.client
+
+    def missing(*_: Any) -> None:
+        raise AttributeError("_request_signer")
+
+    monkeypatch.setattr(glacierlib.client, "LeanUploader", missing)
+    with make_store(server) as st:
+        st.create_vault(VAULT)
+        full = _FullCalls(st)
+        for i in range(3):
+            st.upload_archive(VAULT, PartBody.from_bytes(b"abc"), f"d{i}")
+    assert full.count == 3
+    assert len(server.control.state()["vaults"][VAULT]["archives"]) == 3

@@ -82,11 +82,10 @@ def test_duplicate_key_later_line_wins_and_its_line_is_remembered() -> None:
 
 
 @pytest.mark.parametrize("name", ["filter", "include", "exclude"])
-def test_list_options_are_refused_with_file_and_line(name: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_config_text(f"vault=v\n{name}=+*.jpg\n", "my.cfg")
-    assert (info.value.path, info.value.line) == ("my.cfg", 2)
-    assert name in str(info.value) and "my.cfg, line 2" in str(info.value)
+def test_list_options_in_a_config_file_add_rules_in_file_order(name: str) -> None:
+    values = parse_config_text(f"vault=v\n{name}=+*.jpg\n{name}=-x\n", "my.cfg")
+    assert name not in values
+    assert values.filters == [(name, "+*.jpg", 2), (name, "-x", 3)]
 
 
 def test_unknown_name_is_refused_with_file_and_line() -> None:
@@ -309,9 +308,43 @@ def test_bad_filter_structures_are_refused(bad: object) -> None:
         resolve_settings({"filters": bad}, {}, {})
 
 
-def test_filters_in_a_config_mapping_are_refused() -> None:
-    with pytest.raises(ConfigError, match="exclude"):
-        resolve_settings({}, {"exclude": "*.tmp"}, {})
+def test_config_file_filters_come_after_the_command_line_rules(tmp_path: Path) -> None:
+    """Rules of the file apply after those of the command line (the first match wins, so
+    the command line overrides), and a plain mapping's entry is one rule."""
+    cfg = write(tmp_path, "exclude=*.tmp\nfilter=+keep.tmp -*.log\n")
+    s = resolve_settings({"filters": [("include", "a.tmp")]}, read_config_file(cfg), {})
+    assert [(r.action, r.pattern) for r in s.filters.rules] == [
+        ("+", "a.tmp"), ("-", "*.tmp"), ("+", "keep.tmp"), ("-", "*.log")]
+    assert s.filters.includes("a.tmp") and not s.filters.includes("b.tmp")
+    plain = resolve_settings({}, {"exclude": "*.tmp"}, {})
+    assert not plain.filters.includes("x.tmp")
+
+
+def test_a_bad_filter_in_a_config_file_names_file_and_line(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "vault=v\n\nfilter=+ok - bad rest\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_settings({}, read_config_file(cfg), {})
+    assert f"{cfg}, line 3" in str(info.value) and "filter" in str(info.value)
+
+
+def test_filter_from_file_rules_comments_and_errors(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("# cron exclude list\n\n+ keep me.tmp\r\n-*.tmp\n  -/cache/  \n")
+    cfg = write(tmp_path, f"filter-from={rules}\n")
+    s = resolve_settings({"filters": [("exclude", "*.bak")]}, read_config_file(cfg), {})
+    assert [(r.action, r.pattern) for r in s.filters.rules] == [
+        ("-", "*.bak"), ("+", "keep me.tmp"), ("-", "*.tmp"), ("-", "/cache/")]
+    assert s.filters.includes("keep me.tmp") and not s.filters.includes("x.tmp")
+    assert not s.filters.includes("cache/x")
+    assert f"filter-from {rules}:3" in s.filters.describe()
+    cli = resolve_settings({"filters": [("filter-from", str(rules))]}, {}, {})
+    assert cli.filters.rules == s.filters.rules[1:]
+    rules.write_text("-*.tmp\n# fine\nkeep.txt\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_settings({"filters": [("filter-from", str(rules))]}, {}, {})
+    assert f"{rules}, line 3" in str(info.value) and "keep.txt" in str(info.value)
+    with pytest.raises(ConfigError, match="cannot read the filter file"):
+        resolve_settings({"filters": [("filter-from", str(tmp_path / "none"))]}, {}, {})
 
 
 def test_local_needs_neither_credentials_nor_region(tmp_path: Path) -> None:
@@ -514,13 +547,16 @@ def test_dead_options_warn() -> None:
 def test_world_readable_secret_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, f"key={KEY}\nsecret={SECRET}\n")
     os.chmod(path, 0o644)
-    with caplog.at_level(logging.WARNING, logger="glacierlib.config"):
+    with caplog.at_level(logging.INFO, logger="glacierlib.config"):
         values, warnings = load_config(path)
     assert values["secret"] == SECRET
     assert len(warnings) == 1 and "chmod 600" in warnings[0] and str(path) in warnings[0]
     assert SECRET not in warnings[0]
     assert [r.getMessage() for r in caplog.records] == warnings
     assert caplog.records[0].returned_to_caller is True
+    # Below WARNING: Python's last-resort handler would print it before a front end's handler
+    # exists, and the front end prints the returned warning itself (issue 11: it came twice).
+    assert caplog.records[0].levelno < logging.WARNING
 
 
 def test_group_readable_secret_warns(tmp_path: Path) -> None:
@@ -545,3 +581,56 @@ def test_config_values_is_a_dict() -> None:
     values = ConfigValues("x")
     values["vault"] = "v"
     assert values == {"vault": "v"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Retry settings (issues 11 and 12)
+
+
+@pytest.mark.parametrize(("typed", "seconds"), [("900", 900.0), ("90s", 90.0), ("15m", 900.0),
+                                                ("2h", 7200.0), ("0", 0.0), ("0.5", 0.5),
+                                                ("10 min", 600.0)])
+def test_retry_timeout_is_a_duration(typed: str, seconds: float) -> None:
+    assert resolve_settings({"retry-timeout": typed}, {}, {}).retry_timeout == seconds
+
+
+def test_retry_settings_defaults_and_precedence(tmp_path: Path) -> None:
+    default = resolve_settings({}, {}, {})
+    assert default.retry_timeout == 900 and default.max_attempts is None
+    cfg = write(tmp_path, "retry-timeout = 30m\nmax-attempts = 7\n")
+    from_file = resolve_settings({}, read_config_file(cfg), {})
+    assert (from_file.retry_timeout, from_file.max_attempts) == (1800.0, 7)
+    both = resolve_settings({"max-attempts": "0", "retry-timeout": "1h"},
+                            read_config_file(cfg), {})
+    assert (both.retry_timeout, both.max_attempts) == (3600.0, 0)
+
+
+@pytest.mark.parametrize(("option", "value", "needle"), [
+    ("retry-timeout", "soon", "expected a duration"),
+    ("retry-timeout", "30d", "expected a duration"),
+    ("retry-timeout", "200h", "between 0 and 168h"),
+    ("max-attempts", "-1", "non-negative integer"),
+    ("max-attempts", "20000", "between 0 (no limit) and 10000"),
+])
+def test_bad_retry_settings_name_the_option(option: str, value: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_settings({option: value}, {}, {})
+    assert f"--{option}" in str(info.value) and needle in str(info.value)
+
+
+def test_a_config_line_with_a_secret_is_never_echoed() -> None:
+    for text in ("secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+                 "  token\tIQoJb3JpZ2luX2VjEXAMPLEtokenZZtop\n",
+                 "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n",
+                 "key AKIAIOSFODNN7EXAMPLE extra\n"):
+        with pytest.raises(ConfigError) as info:
+            parse_config_text(text, "my.cfg")
+        message = str(info.value)
+        assert "my.cfg, line 1" in message
+        for secret in ("bPxRfiCY", "EXAMPLEtoken", "FODNN7"):
+            assert secret not in message, message
+    with pytest.raises(ConfigError) as info:
+        parse_config_text("this is not a line\n", "my.cfg")
+    assert "'this is not a line'" in str(info.value)  # what cannot be a secret is shown
+    with pytest.raises(ConfigError, match="did you mean concurrency"):
+        parse_config_text("concurency=3\n", "my.cfg")

@@ -28,7 +28,7 @@ from glacierlib.journal import (
 )
 from glacierlib.treehash import TreeHash
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "journal-b-sample.log"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "journal-b-sample.log"
 H1 = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 H2 = "829742b987cc1765a5682d52498ce954201fdaf966f22e0bbcc000758891a9fd"
 RUSSIAN = "sub/файл с пробелом.txt"

@@ -34,6 +34,9 @@ RANKS: dict[str, int] = {
     "glacierlib.inventory_format": 1,
     "glacierlib.storage": 2,
     "glacierlib.unrecorded": 2,
+    "glacierlib.targets": 2,  # base, refs: the target-neutral interface
+    "glacierlib.targets.glacier": 3,
+    "glacierlib.targets.s3": 3,
     "glacierlib.client": 3,
     "glacierlib.wrappers": 3,
     "glacierlib.localserver": 3,
@@ -54,7 +57,8 @@ RANKS: dict[str, int] = {
 LOCALSERVER_ALLOWED = ("glacierlib.treehash", "glacierlib.exceptions", "glacierlib.names",
                        "glacierlib.metadata", "glacierlib.localserver")
 # The only importers of botocore.
-BOTOCORE_USERS = ("glacierlib.client", "glacierlib.wrappers", "glacierlib.localserver.sigv4")
+BOTOCORE_USERS = ("glacierlib.client", "glacierlib.wrappers", "glacierlib.localserver.sigv4",
+                  "glacierlib.targets.s3")
 
 
 def _matches(name: str, prefix: str) -> bool:

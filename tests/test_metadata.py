@@ -27,10 +27,8 @@ from glacierlib.metadata import (
     parse_iso8601_or_none,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VECTORS_FILE = FIXTURES / "mt2-vectors.tsv"
-if not VECTORS_FILE.exists():  # the shared tree sits next to the checkout
-    VECTORS_FILE = Path("/work/shared/fixtures/mt2-vectors.tsv")
 
 
 def _vectors() -> list[tuple[str, int, str]]:

@@ -329,3 +329,18 @@ def test_children_exit_when_the_parent_is_killed(local_server: LocalServer,
     while any(_alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "upload processes outlived their parent"
         time.sleep(0.05)
+
+
+def test_children_import_the_client_layer_without_the_package_init() -> None:
+    """A child needs only the client layer: settings, journal and options (what the package
+    ``__init__`` loads) are start-up CPU each child would pay for nothing."""
+    from glacierlib.wrappers import offload
+
+    root = Path(__file__).resolve().parent.parent
+    probe = offload._CHILD_IMPORTS + (
+        "; print(' '.join(sorted(m for m in sys.modules if m.startswith('glacierlib'))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, PYTHONPATH=str(root))).stdout
+    loaded = set(out.split())
+    assert {"glacierlib.client", "glacierlib.wrappers.offload"} <= loaded
+    assert not loaded & {"glacierlib.config", "glacierlib.journal", "glacierlib.options"}

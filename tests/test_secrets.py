@@ -195,3 +195,69 @@ def test_connection_repr_hides_secrets() -> None:
                       session_token="T" * 40)
     assert "S" * 40 not in repr(conn)
     assert "T" * 40 not in repr(conn)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line (issue 11, item 14): no secret echoed in an error, no option as a value
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from glacierlib_cli.main import main
+    from glacierlib_cli.output import Ui
+
+    code = main(argv, ui=Ui(tty=False))
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+CLI_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def test_a_secret_typed_without_its_option_is_not_echoed(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--secret`` forgotten: the secret lands among the arguments, and the error about an
+    unexpected argument must not print it (a terminal, a CI log, a cron mail)."""
+    base = ["check-local-hash", "--dir", str(tmp_path), "--journal", str(tmp_path / "j")]
+    code, text = _cli([*base, CLI_SECRET], capsys)
+    assert code == 2 and "unrecognized arguments" in text
+    assert CLI_SECRET not in text and "bPxRfiCY" not in text
+    code, text = _cli([*base, "--" + CLI_SECRET.replace("/", "")], capsys)
+    assert code == 2 and "unknown option" in text and "bPxRfiCY" not in text
+    code, text = _cli([*base, "short"], capsys)  # what cannot be a secret is still shown
+    assert code == 2 and "unrecognized arguments: short" in text
+
+
+@pytest.mark.parametrize("option", ["--token", "--secret", "--key", "--vault"])
+def test_an_option_is_never_taken_as_the_value_of_another(
+    local_server: LocalServer, tmp_path: Any, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    """``--token --region us-east-1``: the token was '--region' and the region was lost."""
+    code, text = _cli(["list-jobs", option, "--region", "us-east-1",
+                       "--endpoint-url", local_server.endpoint_url], capsys)
+    assert code == 2
+    assert f"option {option} needs a value" in text and "--region" in text
+    code, text = _cli(["list-jobs", f"{option}", "-region", "us-east-1"], capsys)
+    assert code == 2 and f"option {option} needs a value" in text
+
+
+def test_a_value_starting_with_dashes_is_given_with_equals(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "j").write_bytes(b"")
+    base = ["check-local-hash", "--dir", str(tmp_path), "--journal", str(tmp_path / "j"),
+            "--dry-run"]
+    code, text = _cli([*base, "--exclude=--odd-name"], capsys)
+    assert code == 0, text
+    code, text = _cli([*base, "--exclude", "-*.tmp"], capsys)  # one dash: a pattern
+    assert code == 0, text
+
+
+def test_options_before_the_command_follow_the_same_rules(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = _cli(["--token", "--region", "us-east-1", "list-vaults"], capsys)
+    assert code == 2 and "option --token needs a value" in text
+    # A secret standing where the command should be is not echoed either.
+    code, text = _cli(["--key", "AKIAIOSFODNN7EXAMPLE", CLI_SECRET, "list-vaults"], capsys)
+    assert code == 2 and "unknown command" in text and "bPxRfiCY" not in text

@@ -27,7 +27,7 @@ from glacierlib.treehash import (
     tree_hash_file,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VECTORS = json.loads((FIXTURES / "treehash-vectors.json").read_text())["vectors"]
 
 

@@ -199,3 +199,117 @@ def test_retry_policy_backoff_is_jittered_and_capped() -> None:
     assert len({round(d, 6) for d in delays}) > 10
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+# --------------------------------------------------------------------------- the retry budget
+
+
+def test_retry_policy_budget_is_time_not_attempts() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=8.0, timeout=60.0)
+    # Equal jitter: each wait is between half its ceiling and the ceiling, which doubles
+    # from base_delay and stops at max_delay.
+    for retry, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0), (200, 8.0)):
+        waits = [policy.delay(retry) for _ in range(50)]
+        assert all(ceiling / 2 <= w <= ceiling for w in waits), (retry, waits)
+    # No cap on attempts: only the time since the first failure ends the retries.
+    assert policy.next_delay(1000, failing_since=100.0, now=159.0) is not None
+    assert policy.next_delay(1, failing_since=100.0, now=160.0) is None
+    # The last wait is cut to what is left of the budget.
+    assert policy.next_delay(50, failing_since=100.0, now=159.5) == pytest.approx(0.5)
+    capped = RetryPolicy(max_attempts=3, timeout=60.0)
+    assert capped.next_delay(2, 0.0, now=1.0) is not None
+    assert capped.next_delay(3, 0.0, now=1.0) is None
+    assert RetryPolicy(timeout=0).next_delay(1, 0.0, now=0.0) is None
+    assert RetryPolicy().timeout == 900 and RetryPolicy().max_attempts is None
+    assert RetryPolicy().describe() == "retried for 15 min"
+    assert capped.describe() == "at most 3 attempts within 1 min"
+
+
+def test_for_budget_keeps_several_attempts_in_a_short_budget() -> None:
+    short = RetryPolicy.for_budget(2.0)
+    assert short.max_delay == pytest.approx(0.25) and short.base_delay <= short.max_delay
+    long = RetryPolicy.for_budget(3600.0, 7)
+    assert long.max_delay == 30.0 and long.max_attempts == 7 and long.timeout == 3600.0
+
+
+def fast_budget() -> RetryPolicy:
+    """A minute's budget at millisecond backoff: hundreds of attempts, no waiting."""
+    return RetryPolicy(base_delay=0.001, max_delay=0.004, timeout=60.0)
+
+
+def test_fifty_failures_in_a_row_are_outlasted(local_server: LocalServer) -> None:
+    """More failures than any attempt count or botocore's retry quota (which stops retrying
+    after about 35 failed retries per client) would allow: the time budget carries them."""
+    conn = connection(local_server)
+    with GlacierStore(make_session(conn), conn, retry=fast_budget()) as store:
+        store.create_vault(VAULT)
+        local_server.control.reset_stats()
+        local_server.control.inject_fault("DescribeVault", "error", 50, status=503,
+                                          code="ServiceUnavailableException")
+        assert store.describe_vault(VAULT).name == VAULT
+    assert local_server.control.stats()["requests"]["DescribeVault"] == 51
+
+
+def test_a_budget_spent_names_itself_in_the_error(local_server: LocalServer) -> None:
+    conn = connection(local_server)
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.004, timeout=0.3)
+    with GlacierStore(make_session(conn), conn, retry=policy) as store:
+        store.create_vault(VAULT)
+        local_server.control.inject_fault("DescribeVault", "error", 100_000, status=500,
+                                          code="InternalFailure")
+        with pytest.raises(ServiceUnavailable) as caught:
+            store.describe_vault(VAULT)
+        local_server.control.clear_faults()
+    assert "retried for 0 s" in str(caught.value) and "--retry-timeout" in str(caught.value)
+
+
+def test_botocore_max_attempts_and_retry_mode_are_honoured(
+    local_server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: object,
+) -> None:
+    """AWS_MAX_ATTEMPTS caps a policy without its own cap; a policy's cap wins; and
+    retry_mode=adaptive turns botocore's client-side rate limiter on."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    conn = connection(local_server)
+    with GlacierStore(make_session(conn), conn, retry=fast_budget()) as store:
+        assert store.retry_policy.max_attempts == 2
+        assert store._client.meta.config.retries["mode"] == "adaptive"
+        store.create_vault(VAULT)
+        local_server.control.reset_stats()
+        local_server.control.inject_fault("DescribeVault", "error", 5, status=500,
+                                          code="InternalFailure")
+        with pytest.raises(ServiceUnavailable) as caught:
+            store.describe_vault(VAULT)
+        local_server.control.clear_faults()
+    assert local_server.control.stats()["requests"]["DescribeVault"] == 2
+    assert "at most 2 attempts" in str(caught.value)
+    own = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.004)
+    with GlacierStore(make_session(conn), conn, retry=own) as store:
+        assert store.retry_policy.max_attempts == 4
+    uncapped = RetryPolicy(base_delay=0.001, inherit_max_attempts=False)
+    with GlacierStore(make_session(conn), conn, retry=uncapped) as store:
+        assert store.retry_policy.max_attempts is None
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "lots")
+    from glacierlib.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="AWS_MAX_ATTEMPTS"):
+        GlacierStore(make_session(conn), conn, retry=fast_budget())
+
+
+def test_a_stream_resume_counts_time_too(base: GlacierStore, local_server: LocalServer) -> None:
+    """More stream breaks in a row than main's five attempts: resumed within the budget."""
+    data = payload(2 * MIB)
+    job_id = finished_retrieval(base, local_server, data)
+    store = RetryingStore(base, RetryPolicy(timeout=60.0), sleep=no_sleep)
+    local_server.control.inject_fault("GetJobOutput", "truncate", 8)
+    out = store.get_job_output(VAULT, job_id)
+    with out.body as body:
+        assert body.read() == data
+
+
+def test_retry_policy_default_matches_the_settings_default() -> None:
+    from glacierlib import config
+    from glacierlib.wrappers import retrying
+
+    assert retrying.DEFAULT_RETRY_TIMEOUT == config.DEFAULT_RETRY_TIMEOUT
+    assert retrying.RetryPolicy().timeout == config.DEFAULT_RETRY_TIMEOUT

@@ -42,8 +42,10 @@ def handle_control(
     method: str,
     path: str,
     body: bytes,
+    s3: Any = None,
 ) -> tuple[int, Any]:
-    """Run one control call; returns (status, JSON-able result). Raises GlacierError."""
+    """Run one control call; returns (status, JSON-able result). Raises GlacierError.
+    ``s3``: the S3 face (``S3Api``), for ``s3/restore/complete`` and the state's buckets."""
     try:
         data = json.loads(body) if body else {}
     except ValueError:
@@ -75,7 +77,12 @@ def handle_control(
     if (method, action) == ("GET", "state"):
         state = service.state()
         state["faults"] = faults.pending()
+        if s3 is not None:
+            state["buckets"] = s3.state()
         return 200, state
+    if (method, action) == ("POST", "s3/restore/complete") and s3 is not None:
+        s3.complete_restore(_field(data, "bucket"), _field(data, "key"))
+        return 200, {}
     if (method, action) == ("POST", "faults"):
         try:
             fault, count = Fault.from_json(data)
@@ -147,7 +154,12 @@ class ControlClient:
         """Snapshot the vault's inventory now (LastInventoryDate moves only on change)."""
         return dict(self._call("POST", "inventory", {"vault": vault}))
 
+    def complete_restore(self, bucket: str, key: str) -> None:
+        """Finish the S3 restore running on ``bucket``/``key`` now."""
+        self._call("POST", "s3/restore/complete", {"bucket": bucket, "key": key})
+
     def state(self) -> dict[str, Any]:
+        """Clock, vaults, faults and (``"buckets"``) the S3 face's buckets."""
         return dict(self._call("GET", "state"))
 
     def inject_fault(

@@ -42,6 +42,7 @@ from glacierlib.localserver.errors import GlacierError, missing
 from glacierlib.localserver.faults import Fault, FaultTable, RequestStats
 from glacierlib.localserver.model import new_request_id
 from glacierlib.localserver.routes import UPLOAD_OPERATIONS, Call, Reply, match_route
+from glacierlib.localserver.s3 import S3Api, is_s3_request, open_s3, serve_s3
 from glacierlib.localserver.service import GlacierService
 from glacierlib.localserver.sigv4 import verify_request
 from glacierlib.localserver.storage_disk import DiskStorage
@@ -95,6 +96,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    #: The S3 face (set by ``_start``).
+    s3: S3Api | None = None
 
     def __init__(self, address: tuple[str, int], service: GlacierService,
                  config: ServerConfig, control_token: str | None,
@@ -170,6 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:
+        self._handle()
+
     # ------------------------------------------------------------------ plumbing
 
     def _content_length(self) -> int | None:
@@ -195,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path.startswith(CONTROL_PREFIX):
             self._control(url.path, request_id)
+            return
+        if is_s3_request(self.command, self.headers):
+            serve_s3(self, url, request_id, _CountingReader)
             return
         reader: _CountingReader | None = None
         fault: Fault | None = None
@@ -384,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length) if length else b""
             status, result = handle_control(
                 self.server.service, faults=self.server.faults, stats=self.server.stats,
-                method=self.command, path=path, body=body,
+                method=self.command, path=path, body=body, s3=self.server.s3,
             )
             reply = Reply(
                 status,
@@ -452,6 +461,10 @@ class LocalServer:
         self._httpd.server_close()
         with self.service.lock:
             self.service.storage.close()
+        s3 = self._httpd.s3
+        if s3 is not None:
+            with s3.lock:
+                s3.storage.close()
 
 
 def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
@@ -460,9 +473,15 @@ def _start(data_dir: Path | None, config: ServerConfig, host: str, port: int,
     storage = _make_storage(data_dir, config, lock_fd)
     try:
         service = GlacierService(storage, config, SimClock())
+        s3 = open_s3(data_dir, service.clock, fsync=config.fsync)
         # A fresh random token per run: other local users cannot read or script this run.
         token = secrets.token_urlsafe(24) if config.control_plane else None
-        httpd = _Server((host, port), service, config, token, listening)
+        try:
+            httpd = _Server((host, port), service, config, token, listening)
+        except BaseException:
+            s3.storage.close()
+            raise
+        httpd.s3 = s3
     except BaseException:
         storage.close()
         raise

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 import attrs
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -80,12 +80,14 @@ def verify_request(
     check: bool = True,
     max_skew: float | None = 300.0,
     payload_hash: str | None = None,
+    service_name: str = "glacier",
 ) -> SignedIdentity:
     """Check a request's SigV4 signature; return the identity or raise a 4xx GlacierError.
 
     ``headers`` must be case-insensitive (``http.client.HTTPMessage``). ``payload_hash``
     stands in for the body when the body has not been read yet (uploads sign
     ``x-amz-content-sha256``). With ``check=False`` any well-formed request is accepted.
+    ``service_name="s3"`` checks S3's scope and canonical form (the path is not encoded twice).
     """
     auth = headers.get("Authorization")
     if not auth:
@@ -103,8 +105,10 @@ def verify_request(
             "The security token included in the request is invalid.",
         )
     amz_date = headers.get("X-Amz-Date") or headers.get("Date") or ""
-    if service != "glacier":
-        raise _denied(f"Credential should be scoped to correct service: 'glacier'. ({service})")
+    if service != service_name:
+        raise _denied(
+            f"Credential should be scoped to correct service: '{service_name}'. ({service})"
+        )
     if amz_date[:8] != date:
         raise _denied("Date in Credential scope does not match YYYYMMDD from X-Amz-Date.")
     try:
@@ -126,7 +130,8 @@ def verify_request(
     request = AWSRequest(method=method, url=f"http://{host}{raw_path}", data=body,
                          headers=signed_headers)
     request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(access_key, secret), "glacier", region)
+    signer_class = S3SigV4Auth if service_name == "s3" else SigV4Auth
+    signer = signer_class(Credentials(access_key, secret), service_name, region)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, signature):

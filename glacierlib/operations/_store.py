@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from glacierlib.client import Connection, ConnectionSettings, open_store
+from glacierlib.client import Connection, ConnectionSettings, open_store, retry_policy_for
 from glacierlib.progress import ProgressCallback, ignore_progress
 from glacierlib.storage import VaultStore
 
@@ -91,7 +91,8 @@ def store_for(
                 secret_key=server.secret_key, session_token=None, profile=None,
                 concurrency=settings.concurrency,
             )
-            store = open_store(connection, on_event, upload_processes=upload_processes)
+            store = open_store(connection, on_event, upload_processes=upload_processes,
+                               retry=retry_policy_for(settings))
         else:
             store = open_store(settings, on_event, upload_processes=upload_processes)
         close = getattr(store, "close", None)

@@ -1,15 +1,24 @@
 """Retries that botocore cannot do itself, and the one retry policy value both layers share.
 
-botocore (standard mode, configured in :mod:`glacierlib.client`) already retries whole
-requests: 5xx, throttling, ``RequestTimeoutException`` and broken connections, rewinding the
-upload body each time. What it cannot do is resume a *response body* that breaks halfway: by
-then ``GetJobOutput`` has returned and the caller is reading the stream. This wrapper hands out
-a body that, when the stream breaks, asks for the rest of the same range and goes on reading
-from where it stopped, so a 4 GiB download does not restart from zero (and the consumer, which
-writes at offsets, never notices).
+The policy is a *time budget*: a request that fails with a transient error (5xx, 408,
+throttling, a reset connection, a reply cut off mid-body) is tried again, with capped and
+jittered exponential backoff, until it has been failing for ``timeout`` seconds (15 minutes by
+default). A count of attempts cannot promise that: at one request in five failing, five
+attempts lose one request in 3,125, which a 200-file sync meets in about one run in twelve,
+while the chance that a request meets 40 failures in a row within its budget is nil. An
+optional ``max_attempts`` caps the attempts as well, for users who set botocore's
+``max_attempts`` and mean it.
 
-Nothing else is retried here: stacking a second retry loop on top of botocore's would multiply
-the attempts.
+:mod:`glacierlib.client` applies the policy to whole requests inside botocore's own retry
+loop (which rewinds the upload body and signs each attempt again). What botocore cannot do
+is resume a *response body* that breaks halfway: by then ``GetJobOutput`` has returned and the
+caller is reading the stream. This wrapper hands out a body that, when the stream breaks,
+asks for the rest of the same range and goes on reading from where it stopped, so a 4 GiB
+download does not restart from zero (and the consumer, which writes at offsets, never
+notices).
+
+Nothing else is retried here: stacking a second retry loop on top of the client's would
+multiply the attempts.
 """
 
 from __future__ import annotations
@@ -29,27 +38,88 @@ from glacierlib.storage import JobOutput, VaultStore
 from glacierlib.treehash import ByteRange
 from glacierlib.wrappers.forwarding import ForwardingStore
 
-__all__ = ["RetryPolicy", "RetryingStore"]
+__all__ = ["DEFAULT_RETRY_TIMEOUT", "RetryPolicy", "RetryingStore"]
+
+#: ``glacierlib.config.DEFAULT_RETRY_TIMEOUT``, written again because upload helper processes
+#: import this module and must not import the settings layer (a test keeps the two equal).
+DEFAULT_RETRY_TIMEOUT = 900
 
 logger = logging.getLogger(__name__)
 
 
+#: Default backoff: the first wait is about ``DEFAULT_BASE_DELAY`` seconds, each next one
+#: doubles, none exceeds ``DEFAULT_MAX_DELAY``.
+DEFAULT_BASE_DELAY = 0.1
+DEFAULT_MAX_DELAY = 30.0
+
+
+def _optional_attempts(_i: object, _a: object, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {value}")
+
+
 @attrs.frozen
 class RetryPolicy:
-    """How hard to try: total attempts per request and the jittered exponential backoff.
+    """How hard to try one request: a time budget, an optional attempt cap, the backoff.
 
-    ``max_attempts`` counts the first try (botocore's ``total_max_attempts``), so 5 means one
-    request and up to four retries.
+    ``timeout`` is measured from the request's first failure: a request is retried until it
+    has been failing that many seconds (0: never retried). ``max_attempts`` counts the first
+    try too (5 means one request and up to four retries). When it is None,
+    :class:`~glacierlib.client.GlacierStore` takes botocore's ``max_attempts``
+    (``AWS_MAX_ATTEMPTS``, the profile's ``max_attempts``) if one is set and
+    ``inherit_max_attempts`` is true; otherwise only the time budget limits the attempts.
+    The wait before retry ``n`` is drawn from ``[c/2, c]`` with ``c = min(max_delay,
+    base_delay * 2**(n-1))`` ("equal jitter": workers that failed together do not retry
+    together, and each wait is at least half its ceiling, so a long outage is met with
+    long waits rather than a burst of attempts).
     """
 
-    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    base_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    max_delay: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
+    max_attempts: int | None = attrs.field(default=None, validator=_optional_attempts)
+    base_delay: float = attrs.field(default=DEFAULT_BASE_DELAY, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=DEFAULT_MAX_DELAY, validator=attrs.validators.ge(0))
+    timeout: float = attrs.field(default=float(DEFAULT_RETRY_TIMEOUT),
+                                 validator=attrs.validators.ge(0))
+    inherit_max_attempts: bool = True
+
+    @classmethod
+    def for_budget(cls, timeout: float, max_attempts: int | None = None, *,
+                   inherit_max_attempts: bool = True) -> RetryPolicy:
+        """The policy for a budget of ``timeout`` seconds: the default backoff, its ceiling cut
+        to an eighth of a short budget so that a budget of seconds still gets several tries."""
+        ceiling = min(DEFAULT_MAX_DELAY, timeout / 8)
+        return cls(max_attempts=max_attempts, base_delay=min(DEFAULT_BASE_DELAY, ceiling),
+                   max_delay=ceiling, timeout=timeout,
+                   inherit_max_attempts=inherit_max_attempts)
 
     def delay(self, retry: int) -> float:
-        """Full-jitter backoff before retry number ``retry`` (1 for the first retry)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(retry - 1, 0)))
-        return random.uniform(0, ceiling)
+        """Jittered backoff before retry number ``retry`` (1 for the first retry)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** min(max(retry - 1, 0), 62)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def next_delay(self, attempts: int, failing_since: float,
+                   now: float | None = None) -> float | None:
+        """The wait before trying again after ``attempts`` failed attempts, or None when the
+        budget is spent (``failing_since``: ``time.monotonic()`` of the first failure).
+
+        The wait is cut to what is left of the budget, so the last attempt starts at the
+        deadline at the latest.
+        """
+        if self.max_attempts is not None and attempts >= self.max_attempts:
+            return None
+        now = time.monotonic() if now is None else now
+        remaining = self.timeout - (now - failing_since)
+        if remaining <= 0:
+            return None
+        return min(self.delay(attempts), remaining)
+
+    def describe(self) -> str:
+        """The budget in words, for error messages (``for 15 min``, ``5 attempts``)."""
+        minutes, seconds = divmod(round(self.timeout), 60)
+        span = (f"{minutes} min" + (f" {seconds} s" if seconds else "")) if minutes else \
+            f"{seconds} s"
+        if self.max_attempts is not None:
+            return f"at most {self.max_attempts} attempts within {span}"
+        return f"retried for {span}"
 
 
 class _ResumingBody(io.RawIOBase):
@@ -71,6 +141,7 @@ class _ResumingBody(io.RawIOBase):
         self._on_event = on_event
         self._sleep = sleep
         self._failures = 0
+        self._failing_since = 0.0
 
     def readable(self) -> bool:
         return True
@@ -101,15 +172,17 @@ class _ResumingBody(io.RawIOBase):
 
     def _resume(self, reason: str) -> None:
         self._failures += 1
-        if self._failures >= self._policy.max_attempts:
+        if self._failures == 1:
+            self._failing_since = time.monotonic()
+        delay = self._policy.next_delay(self._failures, self._failing_since)
+        if delay is None:
             raise ServiceUnavailable(
                 f"job output {self._job_id} of vault {self._vault!r} broke off at byte "
                 f"{self._pos} of {self._end} and could not be resumed after "
-                f"{self._failures} attempts ({reason})",
+                f"{self._failures} attempts ({reason}; {self._policy.describe()})",
                 operation="GetJobOutput",
                 hint="run the download again later; finished ranges are kept",
             )
-        delay = self._policy.delay(self._failures)
         logger.info(
             "job output %s broke at byte %d (%s); requesting the rest after %.2fs",
             self._job_id, self._pos, reason, delay,

@@ -21,8 +21,9 @@ Each ``glacierlib_cli/commands/<module>.py`` defines:
     alternatives) are checked in ``run``, raising ``glacierlib_cli.errors.UsageError``.
 ``NETWORK: bool`` (optional, default True)
     True adds the connection options (config, key, secret, token, profile, region,
-    endpoint-url, local, protocol, timeout). ``config``, ``quiet`` and ``verbose`` are added
-    to every command. An offline command (check-local-hash) says ``NETWORK = False`` and then
+    endpoint-url, local, protocol, timeout, retry-timeout, max-attempts). ``config``,
+    ``quiet`` and ``verbose`` are added to every command, ``filter-from`` to every command
+    that lists ``filter``. An offline command (check-local-hash) says ``NETWORK = False`` and then
     needs neither credentials nor a region.
 ``OK_DONE: bool`` (optional, default True)
     Whether a successful run (``run`` returned 0) ends with the ``OK DONE`` line. The framework
@@ -89,6 +90,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("local-server", "local_server"),
     ("help", "help"),
     ("version", "version"),
+    ("completion", "completion"),
 )
 
 #: One-line summaries for ``mtglacier help``: kept here so the overview imports no module.
@@ -111,6 +113,7 @@ SUMMARIES: dict[str, str] = {
     "local-server": "run the built-in Glacier-compatible server in the foreground",
     "help": "show help for mtglacier or a command",
     "version": "show the versions of mtglacier, Python, botocore and attrs",
+    "completion": "print a shell completion script (bash, zsh or fish)",
 }
 
 _MODULES = dict(COMMANDS)

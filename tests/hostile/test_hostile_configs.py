@@ -27,8 +27,12 @@ from glacierlib.localserver import LocalServer
 BAD_CONFIGS: dict[str, tuple[bytes, tuple[str, ...]]] = {
     "bad-line": (b"# ok\nconcurrency=2\nthis line means nothing!\n", ("line 3",)),
     "unknown-option": (b"concurrency=2\nconcurency=3\n", ("line 2", "concurency")),
-    "filter-in-config": (b"filter=+*.txt -\n", ("line 1", "filter")),
-    "include-in-config": (b"\n\ninclude=*.txt\n", ("line 3", "include")),
+    "bad-filter-in-config": (b"filter=+*.txt oops\n", ("line 1", "filter")),
+    "missing-filter-from": (b"\n\nfilter-from=/nonexistent/rules.txt\n",
+                            ("line 3", "/nonexistent/rules.txt")),
+    "secret-without-equals": (b"key=AKIAIOSFODNN7EXAMPLE\n"
+                              b"secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", ("line 2",)),
+    "secret-alone": (b"wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n", ("line 1",)),
     "invalid-utf8": (b"concurrency=2\r\nvault=caf\xe9\r\n", ("line 2",)),
     "bad-value": (b"concurrency=abc\n", ("line 1", "concurrency")),
     "value-out-of-range": (b"concurrency=1000\n", ("line 1", "concurrency")),
@@ -67,6 +71,7 @@ def test_bad_config_exit_2_one_line_nothing_done(
         result = run(capsys, *args)
         line = assert_one_error(result, 2, str(config), *needles)
         assert len(line) < 500, "the error line must quote a bad line cut short"
+        assert "bPxRfiCY" not in result.out + result.err, "a secret was echoed"
         assert snapshot.changes() == {}
     assert vault.control.state()["vaults"][VAULT]["archives"] == []
 

@@ -120,14 +120,14 @@ def test_upload_reply_without_valid_headers(
     assert set(read_journal(ws.journal).archives) <= _vault_ids(server)
 
 
-@pytest.mark.slow  # retries with backoff until they give up: about 10 s
+@pytest.mark.slow  # retries with backoff until the budget (--retry-timeout 1) is spent
 @pytest.mark.parametrize("operation", ["UploadMultipartPart"])
 def test_upload_reply_cut_short(
     ws: Workspace, server: LocalServer, capsys: pytest.CaptureFixture[str], operation: str,
 ) -> None:
     (ws.root / "big.bin").write_bytes(os.urandom(2 * MIB))
     server.control.inject_fault(operation, "truncate", MANY)
-    result = _sync(capsys, ws, server)
+    result = _sync(capsys, ws, server, "--retry-timeout", "1")
     assert_no_traceback(result)
     assert result.code == 1, result.text()
     assert 1 <= len(result.errors) <= 3, result.text()  # one line per failed file
@@ -220,7 +220,7 @@ def test_download_inventory_with_bad_output(
                                 value=value)
 
     result = run(capsys, "download-inventory", "--vault", VAULT, "--new-journal", new_journal,
-                 *connection(server))
+                 "--retry-timeout", "1", *connection(server))
 
     assert_one_error(result, 1, needle)
     assert not new_journal.exists(), "a journal from a broken inventory"

@@ -105,6 +105,17 @@ def _victim(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
             proc.wait()
 
 
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``sig`` (Linux: SigCgt)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")),
+                "0")
+    return bool(int(mask, 16) >> (sig - 1) & 1)
+
+
 def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str, ...],
                     rng: random.Random, window: float, sig: int = signal.SIGKILL) -> bool:
     """Start the CLI, wait for its first request, send ``sig`` ``uniform(0, window)`` s later.
@@ -120,6 +131,12 @@ def _kill_at_random(server: LocalServer, args: list[str], operations: tuple[str,
             assert time.monotonic() < deadline, "the victim never reached the server"
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, window))
+        if sig != signal.SIGKILL:
+            # A request seen by the server may still be the previous trial's; a stop signal
+            # must reach this victim once it handles it, not while it is still starting up.
+            while not _catches(proc.pid, sig) and proc.poll() is None:
+                assert time.monotonic() < deadline, "the victim never handled the signal"
+                time.sleep(0.01)
         if proc.poll() is not None:
             assert proc.returncode == 0
             return False
