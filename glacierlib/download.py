@@ -122,6 +122,15 @@ class _SegmentFailed(GlacierlibError):
     """A segment that stayed wrong after every allowed attempt (or cannot be fetched)."""
 
 
+class _LocalWriteFailed(GlacierlibError):
+    """The partial file could not be written (a full disk, a quota, an I/O error).
+
+    Not a transfer problem: fetching the bytes again cannot help and costs retrieval traffic,
+    so it is never retried (a full restore target used to re-download every segment three
+    times and call its bytes "still wrong").
+    """
+
+
 class _Partial:
     """The partial file of one download: open descriptor, verified segments, state file."""
 
@@ -240,10 +249,14 @@ class _Partial:
             "done": {str(k): v.hex for k, v in sorted(self.done.items())},
         }
         tmp = self.state_path.with_name(self.state_path.name + ".new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-        os.replace(tmp, self.state_path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o666)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(state, handle)
+            os.replace(tmp, self.state_path)
+        except OSError as exc:  # a full disk: no half-written ``.state.new`` is left behind
+            _unlink_quietly(tmp)
+            raise _LocalWriteFailed(f"cannot write {self.state_path}: {exc.strerror}") from None
 
     # fetching (worker threads) ----------------------------------------------------------
 
@@ -321,7 +334,11 @@ class _Partial:
                     raise VerificationError(
                         f"body ended after {pos - seg.start} of {seg.length} bytes"
                     )
-                _pwrite_all(self.fd, chunk, pos)
+                try:
+                    _pwrite_all(self.fd, chunk, pos)
+                except OSError as exc:
+                    raise _LocalWriteFailed(
+                        f"cannot write {self.path}: {exc.strerror}") from None
                 hasher.update(chunk)
                 pos += len(chunk)
                 moved[0] += len(chunk)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -184,9 +185,25 @@ def _read_exact(fd: int, length: int, offset: int) -> bytes:
     return b"".join(chunks)
 
 
+def _open_walked(file: LocalFile) -> int:
+    """Open a walked file; a FIFO (once a hang in ``open``) or another file swapped in since
+    the walk is "changed" before a byte of it is read or sent."""
+    fd = os.open(file.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (file.inode and st.st_ino != file.inode):
+            raise _FileChanged
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _same_identity(file: LocalFile, st: os.stat_result) -> bool:
     return st.st_size == file.size and st.st_mtime_ns == file.mtime_ns and (
-        not file.inode or st.st_ino == file.inode)
+        not file.inode or st.st_ino == file.inode) and (
+        not file.ctime_ns or st.st_ctime_ns == file.ctime_ns)
 
 
 class Executor:
@@ -418,7 +435,7 @@ class Executor:
         file = action.file
         self.on_event(FileStarted(file.rel, file.size, _kind(action)))
         try:
-            fd = os.open(file.path, os.O_RDONLY)
+            fd = _open_walked(file)
             try:
                 data = _read_exact(fd, file.size, 0)
                 if not _same_identity(file, os.fstat(fd)):
@@ -684,7 +701,7 @@ class Executor:
             if state.failed is None and self._fatal is None:
                 if data is None:
                     assert state.action is not None
-                    fd = os.open(state.action.file.path, os.O_RDONLY)
+                    fd = _open_walked(state.action.file)
                     try:
                         data = _read_exact(fd, length, offset)
                     finally:

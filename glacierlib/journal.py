@@ -79,7 +79,7 @@ import attrs
 
 from glacierlib.exceptions import JournalError, JournalLockedError
 from glacierlib.journal_files import fsync_dir as _fsync_dir
-from glacierlib.journal_files import open_regular
+from glacierlib.journal_files import open_regular, side_mode
 from glacierlib.journal_index import load_index, new_digest, write_index
 from glacierlib.journal_load import load_lines
 from glacierlib.journal_record import (
@@ -251,7 +251,8 @@ def _repair_torn_tail(fd: int, path: Path, fsync: bool) -> str | None:
     for n in range(1000):
         aside = path.with_name(f"{path.name}.torn-{stamp}" + (f".{n}" if n else ""))
         try:
-            out = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            out = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                          side_mode(fd))
             break
         except FileExistsError:
             continue
@@ -321,7 +322,7 @@ class JournalWriter:
              filters: NameFilter | None = None, strict: bool = False) -> JournalWriter:
         """Create the journal if missing, lock it, repair a torn last line, read it."""
         path = Path(path)
-        existed = path.exists()
+        existed = os.path.exists(path)  # False also when unsearchable: open_regular words it
         try:
             fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         except OSError as exc:

@@ -12,6 +12,11 @@ journal, ``<journal>.index``, the index's temporary file) goes through ``open_re
   handed to code that expects ordinary blocking reads and writes.
 
 A refusal is a ``JournalError`` that names the path and what it is, in one line.
+
+Every side file (``.index``, ``.uploads``, a torn line moved aside) holds what the journal
+holds, so it is created with ``side_mode``: the journal's own permission bits, never wider. A
+journal its owner made private (``chmod 600``) once leaked every name and archive id through a
+world-readable ``.index``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 from glacierlib.exceptions import JournalError
 
-__all__ = ["fsync_dir", "open_regular"]
+__all__ = ["fsync_dir", "open_regular", "side_mode"]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -66,6 +71,19 @@ def open_regular(path: Path, flags: int, *, what: str = "journal", mode: int = 0
         os.close(fd)
         raise
     return fd
+
+
+def side_mode(journal: Path | int) -> int:
+    """Permission bits for a file beside ``journal`` (a path or an open descriptor).
+
+    The journal's own read/write bits, so a side file is never more readable than the journal;
+    owner-only when the journal cannot be stat'ed.
+    """
+    try:
+        st = os.fstat(journal) if isinstance(journal, int) else os.stat(journal)
+    except OSError:
+        return 0o600
+    return stat.S_IMODE(st.st_mode) & 0o666
 
 
 def fsync_dir(path: Path) -> None:

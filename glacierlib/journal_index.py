@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glacierlib.exceptions import JournalError
-from glacierlib.journal_files import open_regular
+from glacierlib.journal_files import open_regular, side_mode
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -184,10 +184,12 @@ def write_index(path: Path, fd: int, size: int, digest: _Hash, state: JournalSta
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            out_fd = open_regular(tmp, flags, what="journal index")
+            out_fd = open_regular(tmp, flags, what="journal index",
+                                  mode=side_mode(fd))
         except FileExistsError:  # left by a crashed process that had our pid
             tmp.unlink()
-            out_fd = open_regular(tmp, flags, what="journal index")
+            out_fd = open_regular(tmp, flags, what="journal index",
+                                  mode=side_mode(fd))
         with os.fdopen(out_fd, "wb") as out:
             out.write(_INDEX_MAGIC)
             items = iter(state._live.items())

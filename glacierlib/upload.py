@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from glacierlib.journal_files import side_mode
+
 __all__ = ["PendingUpload", "ResumeState", "resume_path"]
 
 logger = logging.getLogger(__name__)
@@ -119,10 +121,14 @@ class ResumeState:
         with self._lock:
             return self._unclaimed.pop(name, None)
 
+    def _mode(self) -> int:
+        """The journal's own permission bits: this file names what the journal names."""
+        return side_mode(Path(os.fspath(self.path).removesuffix(".uploads")))
+
     def _write(self, line: bytes) -> None:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                               0o644)
+                               self._mode())
         os.write(self._fd, line)
         if self._fsync:
             os.fsync(self._fd)
@@ -160,7 +166,8 @@ class ResumeState:
             data = b"".join(self._line({"op": "start", **attrs.asdict(u)})
                             for u in self._open.values())
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                             self._mode())
                 try:
                     view = memoryview(data)
                     while view:

@@ -70,7 +70,9 @@ class LocalFile:
 
     ``rel`` is the journal name (``/``-separated, relative to the root); ``path`` the name to
     open. ``mtime_ns``, ``size`` and ``inode`` identify the file: a change while it uploads,
-    or between an interrupted upload and its resumption, is noticed.
+    or between an interrupted upload and its resumption, is noticed. ``ctime_ns`` (0: unknown)
+    catches a rewrite that kept size and mtime (``rsync --inplace -t``): no program can set a
+    ctime back, so a file whose ctime moved while it uploaded is never recorded as uploaded.
     """
 
     rel: str
@@ -78,6 +80,7 @@ class LocalFile:
     size: int
     mtime_ns: int
     inode: int = 0
+    ctime_ns: int = 0
 
     @property
     def mtime(self) -> int:
@@ -170,17 +173,23 @@ def journal_files(root: str | os.PathLike[str],
     """
     if journal is None:
         return None
-    base = os.path.realpath(os.fspath(root))
-    where = os.path.realpath(os.path.dirname(os.path.abspath(os.fspath(journal))))
-    rel = os.path.relpath(where, base)
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+    rel_dir = _rel_under(root, os.path.dirname(os.path.abspath(os.fspath(journal))))
+    if rel_dir is None:
         return None
-    rel_dir = "" if rel == os.curdir else rel.replace(os.sep, "/")
     name = re.escape(os.path.basename(os.fspath(journal)))
     pattern = re.compile(
         name + r"(?:\.index(?:\.\d+\.tmp)?|\.uploads(?:\.tmp)?|\.torn-\d{8}T\d{6}Z(?:\.\d+)?)?"
     )
     return rel_dir, pattern
+
+
+def _rel_under(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> str | None:
+    """``path`` relative to ``root`` (``/``-separated, ``""`` for the root), or ``None``."""
+    rel = os.path.relpath(os.path.realpath(os.fspath(path)),
+                          os.path.realpath(os.fspath(root)))
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        return None
+    return "" if rel == os.curdir else rel.replace(os.sep, "/")
 
 
 def _errno_text(exc: OSError) -> str:
@@ -190,6 +199,7 @@ def _errno_text(exc: OSError) -> str:
 def walk_tree(
     root: str | os.PathLike[str], *, filters: PathFilter | None = None, follow: bool = False,
     journal: str | os.PathLike[str] | None = None,
+    server_dir: str | os.PathLike[str] | None = None,
 ) -> Iterator[WalkEntry]:
     """Yield the files under ``root``, lazily, applying ``filters`` with directory pruning.
 
@@ -200,9 +210,12 @@ def walk_tree(
     ``continue``: the planner deletes only what the walk proved absent. ``journal`` (the sync's
     journal path) keeps the journal and its side files out of the backup when they are inside
     ``root``; they are yielded as ``kind="journal"`` problems, so they are not taken for removed.
+    ``server_dir`` (a ``--local`` data directory) is never entered either: backing up the
+    server's own copies of the files made every run store the last one's again.
     """
     root_path = os.fspath(root)
     own = journal_files(root_path, journal)
+    server_rel = None if server_dir is None else _rel_under(root_path, server_dir)
     visited: set[tuple[int, int]] = set()
     if follow:
         try:
@@ -257,6 +270,10 @@ def walk_tree(
                 if is_dir:
                     if filters is not None and filters.prunes_dir(rel + "/"):
                         continue
+                    if rel == server_rel:
+                        yield WalkProblem(display_name(rel) + "/", "the --local server's data "
+                                          "directory, not backed up", "journal", rel)
+                        continue
                     if problem is not None:  # it exists: nothing under it is proven absent
                         yield WalkProblem(display_name(rel) + "/", problem, "name", rel)
                         continue
@@ -292,7 +309,8 @@ def walk_tree(
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
-                yield LocalFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
+                yield LocalFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino,
+                                st.st_ctime_ns)
         # Reverse so the first subdirectory listed is walked first.
         subdirs.reverse()
         stack.extend(subdirs)

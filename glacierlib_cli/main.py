@@ -489,6 +489,10 @@ def _main(argv: Sequence[str] | None, ui: Ui | None, *, exiting: bool) -> int:
             elif _is_ours(exc):
                 ui.error(str(exc))
                 _list_unrecorded(ui, exc)
+            elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+                # A path the user named (a --local directory, a journal's folder) that the
+                # system refused: the path and the reason, never "unexpected".
+                ui.error(f"{os.fsdecode(exc.filename)}: {exc.strerror}")
             else:
                 ui.error(f"unexpected {type(exc).__name__}: {exc}"
                          + ("" if state["verbose"] else " (run with --verbose for details)"))

@@ -116,14 +116,23 @@ class Ui:
         self._warnings_shown.add(line)
         return False
 
-    def _emit(self, stream: TextIO, line: str) -> None:
+    def _emit(self, stream: TextIO | None, line: str) -> None:
+        if stream is None:  # started with the descriptor closed (``>&-``): dropped, as print does
+            return
         with self._lock:
             if self._repeated(line):
                 return
             if self._display is not None:
                 self._display.clear()
-            stream.write(terminal_safe(line) + "\n")
-            stream.flush()
+            try:
+                stream.write(terminal_safe(line) + "\n")
+                stream.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:  # ``>/dev/full``: the stream named, never "unexpected"
+                if stream is not self.stdout:
+                    raise
+                raise OSError(exc.errno, exc.strerror, "standard output") from None
 
     def out(self, line: str) -> None:
         """A result line on standard output (never suppressed by ``--quiet``).

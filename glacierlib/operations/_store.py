@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -47,6 +48,11 @@ def upload_processes_for(settings: StoreSettings) -> int:
     return processes if processes > 1 else 0
 
 
+def _run_key_pair() -> tuple[str, str]:
+    """A random access key and secret for one ``--local`` run, known only to this process."""
+    return ("AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30))
+
+
 @contextmanager
 def store_for(
     settings: StoreSettings, on_event: ProgressCallback = ignore_progress, *,
@@ -67,7 +73,10 @@ def store_for(
             # --local the inventory follows every write instead of lagging a simulated day.
             # Nothing in a --local run drives the control plane: off, so no other local
             # user can read or script it.
-            config = ServerConfig(inventory_interval=0, control_plane=False)
+            # And a key pair of its own: with the public default key any local user who found
+            # the port could sign requests (delete archives) while the run was serving.
+            config = ServerConfig(inventory_interval=0, control_plane=False,
+                                  key_pairs=(_run_key_pair(),))
             server: ChildServer | LocalServer
             if upload_processes:
                 # Bulk uploads: the server gets a process (and a GIL) of its own.

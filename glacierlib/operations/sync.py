@@ -114,7 +114,8 @@ def _dry_run(settings: Settings, root: Path, journal: Path, on_event: ProgressCa
 
 
 def _walk(settings: Settings, root: Path, journal: Path) -> Iterator[WalkEntry]:
-    return walk_tree(root, filters=settings.filters, follow=settings.follow, journal=journal)
+    return walk_tree(root, filters=settings.filters, follow=settings.follow, journal=journal,
+                     server_dir=settings.local_dir)
 
 
 def _log_held_back(report: SyncReport) -> None:

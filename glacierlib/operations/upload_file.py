@@ -104,6 +104,8 @@ def upload_file(
     a bad combination of options or an empty/unreadable file, and the store's errors.
     """
     _check_mode(settings)
+    if settings.stdin and stream is None and sys.stdin is None:  # started with ``<&-``
+        raise ConfigError("--stdin: standard input is closed; nothing to upload")
     if settings.vault is None or settings.journal is None:
         raise ConfigError("upload-file needs --vault and --journal")
     name = _relative_name(settings)
@@ -119,7 +121,8 @@ def upload_file(
         if st.st_size == 0:
             raise ConfigError(f"{settings.filename}: empty file (Glacier cannot store an "
                               "empty archive)")
-        local = LocalFile(name, os.fspath(settings.filename), st.st_size, st.st_mtime_ns)
+        local = LocalFile(name, os.fspath(settings.filename), st.st_size, st.st_mtime_ns,
+                          ctime_ns=st.st_ctime_ns)
     started = int(time.time())
     mtime = local.mtime if local is not None else started
     description = encode_mt2(name, mtime)
