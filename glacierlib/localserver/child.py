@@ -11,7 +11,9 @@ fresh interpreter of its own, arranged so that nothing about the run gets worse:
   importing wait in the socket's backlog instead of failing;
 * the child lives in its own session, ignores SIGINT (the parent decides what Ctrl-C means),
   and stops when its standard input ends: when the parent closes it, or dies;
-* the child never prints; its logging goes to standard error like the parent's would.
+* the child never prints; its logging goes to standard error like the parent's would;
+* its arguments, the run's key pair among them, come on its standard input, not its command
+  line, which other local users can read.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from glacierlib.localserver.storage_disk import lock_data_dir
 
 __all__ = ["ChildServer", "child_server"]
 
+# The arguments come as the first line of standard input, never on the command line: they hold
+# the run's key pair, and any local user can read another process's argv (/proc/PID/cmdline).
 _BOOTSTRAP = """
 import json, sys
-args = json.loads(sys.argv[1])
+args = json.loads(sys.stdin.buffer.readline())
 sys.path[:0] = args["path"]
 from glacierlib.localserver.child import _serve_child
 _serve_child(args)
@@ -79,7 +83,7 @@ def child_server(data_dir: Path, config: ServerConfig) -> Iterator[ChildServer]:
                 "socket": listening.fileno(), "lock": lock_fd, "config": settings}
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP, json.dumps(args)],
+                [sys.executable, "-c", _BOOTSTRAP],
                 pass_fds=(listening.fileno(), lock_fd), stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, start_new_session=True,
             )
@@ -87,6 +91,12 @@ def child_server(data_dir: Path, config: ServerConfig) -> Iterator[ChildServer]:
             # The child holds the lock (same open file) and the socket from here on: when
             # it exits, the directory is free and connecting is refused, never left hanging.
             os.close(lock_fd)
+        assert process.stdin is not None
+        try:
+            process.stdin.write(json.dumps(args).encode() + b"\n")
+            process.stdin.flush()
+        except OSError:  # the child died at once; its log line says why
+            pass
     access_key, secret_key = config.key_pairs[0]
     try:
         yield ChildServer(f"http://{host}:{port}", config.region, access_key, secret_key)

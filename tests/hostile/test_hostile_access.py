@@ -148,9 +148,6 @@ def _children_cmdlines() -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="glacierlib/localserver/child.py passes the server's "
-                   "config, key pairs included, on the child's command line (readable by every "
-                   "local user in /proc/PID/cmdline); to be moved to its standard input")
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_local_server_child_keeps_its_secret_off_the_command_line(tmp_path: Path) -> None:
     settings = Settings(local_dir=tmp_path / "glacier", vault="v", journal=tmp_path / "j")
