@@ -48,6 +48,7 @@ from multiprocessing.connection import Connection as Pipe
 
 import attrs
 
+from glacierlib import __version__
 from glacierlib.client import Connection, GlacierStore, make_session
 from glacierlib.progress import ProgressCallback, ProgressEvent, ignore_progress
 from glacierlib.storage import ArchiveCreated, PartBody, VaultStore
@@ -118,11 +119,13 @@ def _portable(error: BaseException) -> BaseException:
 
 #: How a child imports what it runs. The package is registered without running its
 #: ``__init__`` (settings, journal, options: a tenth of a child's start-up CPU), since a
-#: child needs only the client layer; its submodules import as usual.
+#: child needs only the client layer; its submodules import as usual. The version (the
+#: User-Agent names it) is the one attribute of the package the client layer reads.
 _CHILD_IMPORTS = (
     "import sys, types, importlib.util; "
     "spec = importlib.util.find_spec('glacierlib'); pkg = types.ModuleType('glacierlib'); "
     "pkg.__path__ = list(spec.submodule_search_locations); pkg.__spec__ = spec; "
+    f"pkg.__version__ = {__version__!r}; "
     "sys.modules['glacierlib'] = pkg; "
     "from glacierlib.wrappers.offload import _child_main"
 )
