@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def clipped(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with "…": a hostile value (a
+    megabyte on the command line) must not flood the one error line that names it."""
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _rebuild(cls: type[GlacierlibError], args: tuple[Any, ...], state: dict[str, Any]
              ) -> GlacierlibError:
     """Unpickle without calling ``__init__``: its keyword-only arguments are not in ``args``."""
