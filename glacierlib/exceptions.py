@@ -100,7 +100,17 @@ class DataDirectoryInUse(GlacierlibError):
 
 
 class MetadataError(GlacierlibError):
-    """An archive description that cannot be encoded (e.g. a name too long for 1024 chars)."""
+    """An archive description that cannot be encoded (e.g. a name too long for 1024 chars).
+
+    ``name`` (the file's) leads the message; ``reason`` is the message without it, for a
+    report that already prints the name before each reason (else the line names it twice).
+    """
+
+    def __init__(self, reason: str, *, name: str | None = None,
+                 hint: str | None = None) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(reason if name is None else f"{name!r}: {reason}", hint=hint)
 
 
 class UnsafeNameError(GlacierlibError):
