@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from glacierlib.exceptions import ConfigError, InvalidSetting
+from glacierlib.exceptions import ConfigError, InvalidSetting, clipped
 from glacierlib.pacing import RetrievalRate, parse_rate
 from glacierlib.waiting import parse_duration, positive_duration
 
@@ -368,15 +368,21 @@ def _to_bool(value: object) -> bool:
     raise ValueError(f"expected 1 or 0 (a flag), got {value!r}")
 
 
+_INT_MAX = 10**12 - 1  # twelve digits: far above any count or size a setting needs
+
+
 def _to_int(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not re.fullmatch(r"[0-9]{1,12}", text):
-        raise ValueError(f"expected a non-negative integer, got {value!r}")
-    return int(text)
+    if not re.fullmatch(r"[0-9]+", text):
+        raise ValueError(f"expected a non-negative integer, got {clipped(value)}")
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(_INT_MAX)):
+        raise ValueError(f"{clipped(text)}: too large (at most {_INT_MAX})")
+    return int(digits)
 
 
 def _opt_int(value: object) -> int | None:

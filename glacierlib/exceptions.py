@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def clipped(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with "…": a hostile value (a
+    megabyte on the command line) must not flood the one error line that names it."""
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _rebuild(cls: type[GlacierlibError], args: tuple[Any, ...], state: dict[str, Any]
              ) -> GlacierlibError:
     """Unpickle without calling ``__init__``: its keyword-only arguments are not in ``args``."""
@@ -93,7 +100,17 @@ class DataDirectoryInUse(GlacierlibError):
 
 
 class MetadataError(GlacierlibError):
-    """An archive description that cannot be encoded (e.g. a name too long for 1024 chars)."""
+    """An archive description that cannot be encoded (e.g. a name too long for 1024 chars).
+
+    ``name`` (the file's) leads the message; ``reason`` is the message without it, for a
+    report that already prints the name before each reason (else the line names it twice).
+    """
+
+    def __init__(self, reason: str, *, name: str | None = None,
+                 hint: str | None = None) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(reason if name is None else f"{name!r}: {reason}", hint=hint)
 
 
 class UnsafeNameError(GlacierlibError):

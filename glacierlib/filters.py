@@ -28,7 +28,7 @@ from typing import Literal
 
 import attrs
 
-from glacierlib.exceptions import ConfigError
+from glacierlib.exceptions import ConfigError, clipped
 
 __all__ = ["FILTER_OPTIONS", "FilterRule", "FilterSet", "parse_filter_value", "read_filter_file"]
 
@@ -135,9 +135,12 @@ def parse_filter_value(value: str) -> list[tuple[Action, str]]:
         rules.append((sign, match.group(2)))
         position = match.end()
     if not rules or position < len(value):
+        # The value once, cut short (a hostile one may be megabytes); where it went wrong
+        # only when that is not its very start.
         rest = value[position:]
+        where = "" if position == 0 else f" at {clipped(rest)}"
         raise ConfigError(
-            f"--filter {value!r}: Error in parsing filter {rest!r}",
+            f"--filter {clipped(value, 80)}: Error in parsing filter{where}",
             hint="write rules as '+PATTERN -PATTERN ...'; use --include/--exclude for "
             "patterns with spaces",
         )

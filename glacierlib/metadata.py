@@ -176,11 +176,11 @@ def encode_mt2(name: str, mtime: int) -> str:
     years 1000..9999: Glacier would refuse the first, mt-aws-glacier cannot read the second.
     """
     if isinstance(mtime, bool) or not isinstance(mtime, int):
-        raise MetadataError(f"{name!r}: mtime must be an integer, not {mtime!r}")
+        raise MetadataError(f"mtime must be an integer, not {mtime!r}", name=name)
     if not MIN_MTIME <= mtime <= MAX_MTIME:
         raise MetadataError(
-            f"{name!r}: modification time {mtime} is outside the years 1000..9999 "
-            "and cannot be stored in the archive description"
+            f"modification time {mtime} is outside the years 1000..9999 "
+            "and cannot be stored in the archive description", name=name,
         )
     payload = json.dumps(
         {"filename": name, "mtime": format_mt_time(mtime)},
@@ -190,13 +190,13 @@ def encode_mt2(name: str, mtime: int) -> str:
     try:
         raw = payload.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise MetadataError(f"{name!r}: file name is not valid UTF-8 text") from exc
+        raise MetadataError("file name is not valid UTF-8 text", name=name) from exc
     description = "mt2 " + _b64url_encode(raw)
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise MetadataError(
-            f"{name!r}: file name too long for the archive description "
+            f"file name too long for the archive description "
             f"({len(description)} > {MAX_DESCRIPTION_LENGTH} characters; the limit is about "
-            "723 ASCII bytes or 361 two-byte UTF-8 characters)"
+            "723 ASCII bytes or 361 two-byte UTF-8 characters)", name=name,
         )
     return description
 

@@ -260,7 +260,9 @@ def _upload_fields(file: LocalFile, part_size: int) -> tuple[str, int, bool] | S
     try:
         description = encode_mt2(file.rel, file.mtime)
         chosen, raised = choose_part_size(file.size, part_size)
-    except (MetadataError, ConfigError) as exc:
+    except MetadataError as exc:
+        return Skip(file.rel, exc.reason)  # the report prints the name before it
+    except ConfigError as exc:
         return Skip(file.rel, exc.message)
     return description, chosen, raised
 

@@ -209,8 +209,18 @@ def test_parse_errors_name_option_and_rest(value: str, rest: str) -> None:
     with pytest.raises(ConfigError) as info:
         FilterSet.from_options([("filter", value)])
     message = str(info.value)
-    assert f"Error in parsing filter {rest!r}" in message
-    assert "--filter" in message
+    assert f"--filter {value!r}: Error in parsing filter" in message
+    assert message.count(repr(value)) == 1, "the value is echoed once"
+    if rest != value:
+        assert f"Error in parsing filter at {rest!r}" in message
+
+
+def test_parse_error_cuts_a_long_value_short() -> None:
+    with pytest.raises(ConfigError) as info:
+        FilterSet.from_options([("filter", "x" * 5000)])
+    message = info.value.message
+    assert message.startswith("--filter '" + "x" * 79 + "…: Error in parsing filter")
+    assert len(message) < 120, message
 
 
 def test_several_filter_values_concatenate() -> None:

@@ -7,6 +7,7 @@ import calendar
 import csv
 import datetime
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,16 @@ def test_iso8601_arithmetic_matches_datetime(year: int, month: int, day: int, ho
     text = (f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.123Z" if aws
             else f"{year:04d}{month:02d}{day:02d}T{hour:02d}{minute:02d}{second:02d}Z")
     assert parse_iso8601_or_none(text) == _iso_oracle(year, month, day, hour, minute, second)
+
+
+def test_error_names_the_file_once_and_keeps_the_reason_apart() -> None:
+    """A report that prints the name before each reason uses ``reason`` (not the message)."""
+    with pytest.raises(MetadataError) as info:
+        encode_mt2("x" * 800, 0)
+    error = info.value
+    assert error.name == "x" * 800
+    assert str(error) == f"{'x' * 800!r}: {error.reason}"
+    assert "x" * 800 not in error.reason
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again), again.name, again.reason) == (
+        MetadataError, str(error), error.name, error.reason)

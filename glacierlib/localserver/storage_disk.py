@@ -211,7 +211,11 @@ def lock_data_dir(root: Path) -> int:
     ``flock`` is released by the kernel when the last holder dies, so a crashed server never
     leaves the directory locked. Returns the descriptor that holds the lock.
     """
-    root.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    # Every directory created here is 0700, the missing parents too (``mkdir -p`` would
+    # make them 0755); a directory that already exists is the user's and keeps its mode.
+    for missing in reversed([root, *root.parents]):
+        if not missing.exists():
+            missing.mkdir(exist_ok=True, mode=_DIR_MODE)
     fd = _open_private(root / "lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -66,7 +66,13 @@ def store_for(
     """
     with ExitStack() as stack:
         if settings.local_dir is not None:
+            from glacierlib.exceptions import ConfigError
             from glacierlib.localserver import LocalServer, ServerConfig, running_server
+
+            if Path(settings.local_dir).exists() and not Path(settings.local_dir).is_dir():
+                # Else the user reads "File exists" (or "Not a directory") about a path
+                # they did not know was ours to create.
+                raise ConfigError(f"{settings.local_dir}: not a directory", hint="check --local")
             from glacierlib.localserver.child import ChildServer, child_server
 
             # A rehearsal must be able to sync, then ask for an inventory at once: under

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import attrs
@@ -218,7 +219,16 @@ def sync(
     root, vault, journal = _require(settings)
     if settings.dry_run:
         return _dry_run(settings, root, journal, on_event, on_plan)
-    writer = JournalWriter.open(journal, fsync=settings.fsync, filters=settings.filters)
+    # The store first: under --local it locks the data directory, so a run refused there
+    # (another run holds it) has not created the journal yet. Closed before the journal.
+    stores = ExitStack()
+    store = stores.enter_context(
+        store_for(settings, on_event, upload_processes=upload_processes_for(settings)))
+    try:
+        writer = JournalWriter.open(journal, fsync=settings.fsync, filters=settings.filters)
+    except BaseException:
+        stores.close()
+        raise
     state_dir = default_state_dir()
     # A million-line journal is millions of long-lived objects; without this, every full
     # collection triggered by the walk's short-lived allocations scans them all again
@@ -232,8 +242,7 @@ def sync(
         # uploaded again.
         for path in recover_unrecorded(writer, state_dir):
             on_event(Notice(f"recorded the archives an earlier run could not journal ({path})"))
-        with store_for(settings, on_event,
-                       upload_processes=upload_processes_for(settings)) as store:
+        with stores:
             if settings.local_dir is not None:
                 store.create_vault(vault)
             stop_counting = threading.Event()
@@ -284,6 +293,7 @@ def sync(
         warnings = tuple(writer.warnings)
     finally:
         thaw()
+        stores.close()
         writer.close()
     logger.info("sync of %s: %d uploaded, %d deleted, %d failed", root, result.uploaded,
                 result.deleted, len(result.failed))

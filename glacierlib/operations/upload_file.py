@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import ExitStack
 from typing import BinaryIO
 
 import attrs
@@ -129,7 +130,12 @@ def upload_file(
     vault = settings.vault
     events = _without_failures(on_event)
     state_dir = default_state_dir()
-    with JournalWriter.open(settings.journal, fsync=settings.fsync) as journal:
+    # The store first: under --local it locks the data directory, so a run refused there
+    # (another run holds it) has not created the journal yet.
+    stores = ExitStack()
+    store = stores.enter_context(
+        store_for(settings, on_event, upload_processes=upload_processes_for(settings)))
+    with stores, JournalWriter.open(settings.journal, fsync=settings.fsync) as journal:
         for path in recover_unrecorded(journal, state_dir):
             on_event(Notice(f"recorded the archives an earlier run could not journal ({path})"))
         if journal.state.latest(name) is not None:
@@ -139,8 +145,7 @@ def upload_file(
                      "--replace-modified")
         resume = ResumeState.open(resume_path(settings.journal), fsync=settings.fsync)
         try:
-            with store_for(settings, on_event,
-                           upload_processes=upload_processes_for(settings)) as store:
+            with stores:  # the store closes here, before the journal
                 if settings.local_dir is not None:
                     store.create_vault(vault)
                 with StreamingExecutor(

@@ -240,10 +240,10 @@ class S3Store:
         try:
             size = len(key.encode("utf-8"))
         except UnicodeEncodeError:
-            raise MetadataError(f"{name!r}: file name is not valid UTF-8 text") from None
+            raise MetadataError("file name is not valid UTF-8 text", name=name) from None
         if size > MAX_KEY_BYTES:
-            raise MetadataError(f"{name!r}: S3 key would be {size} bytes, over the "
-                                f"{MAX_KEY_BYTES}-byte limit (prefix included)")
+            raise MetadataError(f"S3 key would be {size} bytes, over the "
+                                f"{MAX_KEY_BYTES}-byte limit (prefix included)", name=name)
         return key
 
     # ------------------------------------------------------------------ plumbing

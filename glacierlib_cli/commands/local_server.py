@@ -68,6 +68,8 @@ def run(settings: Settings, args: argparse.Namespace, ui: Ui) -> int:
     from glacierlib_cli.errors import UsageError
 
     data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UsageError(f"{data_dir}: not a directory (check --data-dir)")
     port = _port(getattr(args, "port", "0"))
     host = getattr(args, "host", None)
     host = "127.0.0.1" if host is None else host

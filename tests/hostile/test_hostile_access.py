@@ -219,3 +219,33 @@ def test_sync_with_unwritable_standard_output(tmp_path: Path, where: str) -> Non
     else:
         assert_one_error(result, 1, "standard output", "No space left on device")
     assert list(read_journal(tmp_path / "journal").latest_by_name()) == ["a"]
+
+
+def test_local_directory_and_its_missing_parents_are_created_private(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--local a/b/c``: every directory the run creates is 0700 (``mkdir -p`` made the
+    parents 0755); a directory the user made keeps its own mode."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    tmp_path.chmod(0o755)
+    local = tmp_path / "a" / "b" / "glacier"
+    assert main(["sync", "--dir", str(tmp_path / "d"), "--vault", "v", "--journal",
+                 str(tmp_path / "j"), "--local", str(local)]) == 0, capsys.readouterr()
+    for path in (local, local.parent, local.parent.parent):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize(("option", "command"), [
+    ("--local", ["create-vault", "v"]),
+    ("--data-dir", ["local-server"]),
+])
+def test_a_file_as_local_directory_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str,
+        command: list[str]) -> None:
+    target = tmp_path / "not-a-dir"
+    target.write_bytes(b"mine")
+    code = main([*command, option, str(target)])
+    result = Result(code, *capsys.readouterr())
+    assert_one_error(result, 2, f"{target}: not a directory (check {option})")
+    assert target.read_bytes() == b"mine"

@@ -128,3 +128,18 @@ def test_bad_config_in_a_real_process(ws: Workspace, vault: LocalServer) -> None
     result = run_subprocess(*_sync_args(ws, vault, config))
     assert_one_error(result, 2, str(config), "line 2", "concurency")
     assert not ws.journal.exists()
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ("9" * 23, "too large (at most 999999999999)"),
+    ("9" * 5000, "too large (at most 999999999999)"),
+    ("x" * 5000, "expected a non-negative integer"),
+])
+def test_huge_integer_option_is_named_too_large_and_cut_short(
+    ws: Workspace, capsys: pytest.CaptureFixture[str], value: str, needle: str,
+) -> None:
+    """A 23-digit number was "not a non-negative integer"; a long value was echoed whole."""
+    result = run(capsys, "sync", "--dir", ws.root, "--vault", VAULT, "--journal", ws.journal,
+                 "--local", ws.base / "glacier", "--concurrency", value)
+    line = assert_one_error(result, 2, "--concurrency", needle)
+    assert len(line) < 120, line

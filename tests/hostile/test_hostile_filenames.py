@@ -79,6 +79,11 @@ def test_sync_skips_unstorable_names_and_uploads_the_rest(
     _assert_reported(result)
     assert "NOT STORED" in result.out
     assert len(result.errors) == len(BAD_NAMES), result.text()
+    long_lines = [line for line in (result.out + result.err).splitlines()
+                  if "too long" in line]
+    assert len(long_lines) == 2, result.text()  # its ERROR line and its NOT STORED line
+    for line in long_lines:
+        assert line.count("h" * 100) == 1, f"the long name is printed twice: {line}"
     names = {e.name for e in read_journal(ws.journal, strict=True).archives.values()}
     assert names == {"a.txt", "sub/b.bin"}
     assert _archives(server) == 2

@@ -31,6 +31,7 @@ from hostile_support import (
 
 from glacierlib.journal import read_journal
 from glacierlib.localserver import LocalServer
+from glacierlib.localserver.storage_disk import lock_data_dir
 
 MIB = 1 << 20
 
@@ -207,3 +208,25 @@ def test_journal_or_index_that_is_a_fifo_is_refused_at_once(
         assert stat.S_ISFIFO(fifo.lstat().st_mode), name
     if side == "index":
         assert ws.journal.read_bytes() == synced
+
+
+@pytest.mark.parametrize("command", [
+    ["sync", "--dir", "{root}"],
+    ["upload-file", "--filename", "{root}/a.txt", "--set-rel-filename", "a.txt"],
+])
+def test_run_refused_by_a_busy_local_directory_creates_no_journal(
+    ws: Workspace, capsys: pytest.CaptureFixture[str], command: list[str],
+) -> None:
+    """A second run on a ``--local`` directory another holds is refused before the journal
+    (and its side files) exist: it left an empty journal behind."""
+    local = ws.base / "glacier"
+    held = lock_data_dir(local)  # as another run holding it would
+    try:
+        snapshot = Snapshot(ws.base, ignore=[local])
+        result = run(capsys, *[a.format(root=ws.root) for a in command], "--vault", VAULT,
+                     "--journal", ws.journal, "--local", local)
+        assert_one_error(result, 1, str(local), "in use")
+        assert not ws.journal.exists()
+        assert snapshot.changes() == {}
+    finally:
+        os.close(held)
